@@ -1,0 +1,600 @@
+/* kiln.h: the public C API of Kiln, a distributed compute framework for MPI.
+ *
+ * A Kiln job is an ordinary SPMD MPI program: every rank runs main(), builds
+ * the same lazy datasets in the same order, and calls the same actions.
+ * Rank 0 is the master: it plans each action into stages, splits inputs into
+ * partitions and hands tasks out; data moves rank-to-rank, never through it.
+ *
+ * Conventions used throughout this header:
+ *  - Every call that can fail returns a kiln_status: 0 is success, errors are
+ *    negative. A failed call has no side effects on its out-parameters.
+ *  - "Collective" means every rank of the context must make the call, in the
+ *    same order relative to other collective calls. Dataset constructors are
+ *    collective in this sense but do no communication; actions communicate.
+ *    A collective call returns the same status on every rank: an error on one
+ *    rank reaches all of them, and kiln_context_last_error() names the rank,
+ *    file and line where it started.
+ *  - Pointer ownership uses four words: *borrowed* (Kiln reads it during the
+ *    call only), *owned by the caller*, *owned by Kiln*, *consumed* (Kiln takes
+ *    it over). Destroy functions take the handle's address, set it to NULL and
+ *    accept NULL.
+ *  - Callbacks receive whole batches of records, never single records, plus
+ *    the `void *arg` the caller registered, which Kiln never reads.
+ *
+ * See docs/api.md for a complete example job.
+ */
+#ifndef KILN_H
+#define KILN_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define KILN_API __attribute__((visibility("default")))
+#define KILN_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define KILN_API
+#define KILN_PRINTF(fmt, args)
+#endif
+
+#define KILN_VERSION_MAJOR 0
+#define KILN_VERSION_MINOR 1
+#define KILN_VERSION_PATCH 0
+#define KILN_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* The status enum and kiln_strerror() are both generated from this list, so
+ * they cannot drift. A released code keeps its number; new codes go last. */
+#define KILN_STATUS_LIST(X)                                                   \
+    X(KILN_OK, 0, "success")                                                  \
+    X(KILN_ERR_NOMEM, -1, "out of memory")                                    \
+    X(KILN_ERR_INVAL, -2, "invalid argument")                                 \
+    X(KILN_ERR_MPI, -3, "MPI call failed")                                    \
+    X(KILN_ERR_IO, -4, "file or HDF5 operation failed")                       \
+    X(KILN_ERR_USER, -5, "a user callback reported failure")                  \
+    X(KILN_ERR_PARSE, -6, "malformed input")                                  \
+    X(KILN_ERR_EXISTS, -7, "output already exists")                           \
+    X(KILN_ERR_EMPTY, -8, "dataset is empty")                                 \
+    X(KILN_ERR_LIMIT, -9, "a size limit was exceeded")                        \
+    X(KILN_ERR_STATE, -10, "call not valid in this state")
+
+typedef enum kiln_status {
+#define KILN__STATUS_ENUM(name, value, text) name = value,
+    KILN_STATUS_LIST(KILN__STATUS_ENUM)
+#undef KILN__STATUS_ENUM
+} kiln_status;
+
+/* A static string describing `status`; never NULL. */
+KILN_API const char *kiln_strerror(kiln_status status);
+
+/* Record an error for the calling thread and return `code`, so a callback can
+ * write `return kiln_error(KILN_ERR_PARSE, "%s: bad field", where);`. The
+ * message is what the job prints when the action fails. Not collective. */
+KILN_API kiln_status kiln_error(kiln_status code, const char *fmt, ...)
+    KILN_PRINTF(2, 3);
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct kiln_context kiln_context; /* opaque; one per communicator */
+
+/* Start Kiln on MPI_COMM_WORLD, calling MPI_Init_thread first if MPI is not
+ * yet initialised (a job started without mpirun runs as a one-rank MPI
+ * singleton). Parses and removes `--kiln-` options from *argc and *argv, and
+ * reads KILN_ environment variables; options win over the environment.
+ * With --kiln-help the master prints every option and the process exits 0.
+ * Collective over MPI_COMM_WORLD.
+ *   argc, argv [in,out] borrowed; may be NULL. Kiln options are removed in
+ *                       place (the array is reordered, not reallocated).
+ *   out        [out]    on KILN_OK a new context owned by the caller; release
+ *                       it with kiln_finalize(). Untouched on error. */
+KILN_API kiln_status kiln_init(int *argc, char ***argv, kiln_context **out);
+
+/* As kiln_init(), on a private duplicate of `comm`; MPI must be initialised.
+ * Collective on comm. comm: borrowed, duplicated, never used again. */
+KILN_API kiln_status kiln_init_comm(MPI_Comm comm, int *argc, char ***argv,
+                                    kiln_context **out);
+
+/* Destroy the context and every buffer it owns; finalises MPI when kiln_init()
+ * initialised it. Datasets still alive are invalid afterwards and must not be
+ * used (destroying them is still allowed and does nothing). Collective. */
+KILN_API kiln_status kiln_finalize(kiln_context **ctx);
+
+KILN_API int kiln_context_rank(const kiln_context *ctx);
+KILN_API int kiln_context_size(const kiln_context *ctx);
+KILN_API bool kiln_context_is_master(const kiln_context *ctx);
+
+/* The message of the last failed call on this context: which rank, file and
+ * line reported it and why. Owned by Kiln, valid until the next call on ctx.
+ * Identical on every rank after a failed collective call. */
+KILN_API const char *kiln_context_last_error(const kiln_context *ctx);
+
+/* The rank where the last failed collective call failed, or -1. */
+KILN_API int kiln_context_failed_rank(const kiln_context *ctx);
+
+/* Print "PREFIX: error: MESSAGE" to stderr on the master only (every rank has
+ * the same message after a collective failure). Not collective. */
+KILN_API void kiln_report(const kiln_context *ctx, const char *prefix,
+                          kiln_status status);
+
+/* Print an informational line to stderr on the master unless --kiln-quiet.
+ * Not collective. */
+KILN_API void kiln_log(const kiln_context *ctx, const char *fmt, ...)
+    KILN_PRINTF(2, 3);
+
+/* ------------------------------------------------------------------------ */
+/* Record types                                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef enum kiln_kind {
+    KILN_KIND_NONE = 0, /* no key: a dataset of plain values */
+    KILN_KIND_U64,      /* uint64_t, 8 bytes in host order */
+    KILN_KIND_I64,      /* int64_t */
+    KILN_KIND_F64,      /* double */
+    KILN_KIND_STRING,   /* variable-length bytes, written as text */
+    KILN_KIND_BYTES,    /* variable-length bytes, written as hex */
+    KILN_KIND_FIXED,    /* user-defined, exactly `size` bytes */
+    KILN_KIND_LIST      /* group_by_key values: a sequence of `elem` values */
+} kiln_kind;
+
+/* Hash `size` bytes of one fixed-size record. Must give the same result on
+ * every rank for equal records. `arg` is kiln_type.arg. */
+typedef uint64_t (*kiln_hash_fn)(const void *rec, size_t size, void *arg);
+/* Order two fixed-size records: <0, 0, >0. */
+typedef int (*kiln_compare_fn)(const void *a, const void *b, size_t size,
+                               void *arg);
+
+/* A key or value type. Plain values: build with the KILN_T_* macros or
+ * kiln_type_fixed(). Fixed-size kinds (U64, I64, F64, FIXED) are stored flat,
+ * with no per-record header. */
+typedef struct kiln_type {
+    kiln_kind kind;
+    size_t size;             /* bytes per record for fixed kinds, else 0 */
+    kiln_hash_fn hash;       /* FIXED only, optional: default hashes bytes */
+    kiln_compare_fn compare; /* FIXED only, optional: default memcmp */
+    void *arg;               /* passed to hash and compare; borrowed */
+    kiln_kind elem_kind;     /* LIST only: the kind of each element */
+    size_t elem_size;        /* LIST only: element size, 0 if variable */
+} kiln_type;
+
+#define KILN_T_NONE ((kiln_type){.kind = KILN_KIND_NONE})
+#define KILN_T_U64 ((kiln_type){.kind = KILN_KIND_U64, .size = 8})
+#define KILN_T_I64 ((kiln_type){.kind = KILN_KIND_I64, .size = 8})
+#define KILN_T_F64 ((kiln_type){.kind = KILN_KIND_F64, .size = 8})
+#define KILN_T_STRING ((kiln_type){.kind = KILN_KIND_STRING})
+#define KILN_T_BYTES ((kiln_type){.kind = KILN_KIND_BYTES})
+
+static inline kiln_type kiln_type_fixed(size_t size, kiln_hash_fn hash,
+                                        kiln_compare_fn compare, void *arg)
+{
+    kiln_type t = {KILN_KIND_FIXED, size, hash, compare, arg, KILN_KIND_NONE, 0};
+    return t;
+}
+
+/* The key and value types of a dataset. */
+typedef struct kiln_schema {
+    kiln_type key;   /* KILN_T_NONE for a dataset of plain values */
+    kiln_type value;
+} kiln_schema;
+
+static inline kiln_schema kiln_schema_of(kiln_type key, kiln_type value)
+{
+    kiln_schema s = {key, value};
+    return s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batches: read-only views of records                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct kiln_origin kiln_origin; /* where a batch's records were read */
+
+/* A read-only view of n records, valid only during the callback that receives
+ * it (borrowed). Columns are flat: a fixed-size column holds n * size bytes;
+ * a variable-size column holds a byte heap plus n + 1 offsets, record i being
+ * heap[offsets[i] .. offsets[i + 1]). Offsets need not start at 0. */
+typedef struct kiln_batch {
+    size_t n;                       /* number of records */
+    const unsigned char *keys;      /* NULL when the key kind is NONE */
+    const uint64_t *key_offsets;    /* variable-size keys only, else NULL */
+    size_t key_size;                /* fixed key size, 0 if variable/none */
+    const unsigned char *values;
+    const uint64_t *value_offsets;  /* variable-size values only, else NULL */
+    size_t value_size;              /* fixed value size, 0 if variable */
+    uint32_t partition;             /* the partition these records belong to */
+    const kiln_origin *origin;      /* set when read straight from a file */
+} kiln_batch;
+
+/* Key of record i: a pointer into the batch and its length in bytes. */
+static inline const void *kiln_batch_key(const kiln_batch *b, size_t i,
+                                         size_t *len)
+{
+    if (b->key_offsets) {
+        *len = (size_t)(b->key_offsets[i + 1] - b->key_offsets[i]);
+        return b->keys + b->key_offsets[i];
+    }
+    *len = b->key_size;
+    return b->keys + i * b->key_size;
+}
+
+static inline const void *kiln_batch_value(const kiln_batch *b, size_t i,
+                                           size_t *len)
+{
+    if (b->value_offsets) {
+        *len = (size_t)(b->value_offsets[i + 1] - b->value_offsets[i]);
+        return b->values + b->value_offsets[i];
+    }
+    *len = b->value_size;
+    return b->values + i * b->value_size;
+}
+
+static inline uint64_t kiln_batch_key_u64(const kiln_batch *b, size_t i)
+{
+    uint64_t v;
+    memcpy(&v, b->keys + i * 8, 8);
+    return v;
+}
+static inline int64_t kiln_batch_key_i64(const kiln_batch *b, size_t i)
+{
+    int64_t v;
+    memcpy(&v, b->keys + i * 8, 8);
+    return v;
+}
+static inline double kiln_batch_key_f64(const kiln_batch *b, size_t i)
+{
+    double v;
+    memcpy(&v, b->keys + i * 8, 8);
+    return v;
+}
+static inline uint64_t kiln_batch_value_u64(const kiln_batch *b, size_t i)
+{
+    uint64_t v;
+    memcpy(&v, b->values + i * 8, 8);
+    return v;
+}
+static inline int64_t kiln_batch_value_i64(const kiln_batch *b, size_t i)
+{
+    int64_t v;
+    memcpy(&v, b->values + i * 8, 8);
+    return v;
+}
+static inline double kiln_batch_value_f64(const kiln_batch *b, size_t i)
+{
+    double v;
+    memcpy(&v, b->values + i * 8, 8);
+    return v;
+}
+
+/* Describe record i of a batch for an error message, as "FILE:LINE" when the
+ * batch came straight from a text file (the line number is counted only
+ * now, by reading the file), else "partition P record I". Writes at most
+ * `size` bytes including the NUL; returns `buf`. Not collective. */
+KILN_API const char *kiln_batch_where(const kiln_batch *b, size_t i, char *buf,
+                                      size_t size);
+
+/* Walking the values of a LIST (group_by_key) value: `list`/`len` as returned
+ * by kiln_batch_value(). kiln_list_next() returns false at the end. */
+typedef struct kiln_list_iter {
+    const unsigned char *pos, *end;
+    size_t elem_size; /* 0: elements are length-prefixed (uint64_t) */
+} kiln_list_iter;
+
+static inline kiln_list_iter kiln_list_begin(const void *list, size_t len,
+                                             size_t elem_size)
+{
+    kiln_list_iter it = {(const unsigned char *)list,
+                         (const unsigned char *)list + len, elem_size};
+    return it;
+}
+
+static inline bool kiln_list_next(kiln_list_iter *it, const void **elem,
+                                  size_t *len)
+{
+    if (it->pos >= it->end)
+        return false;
+    if (it->elem_size) {
+        *elem = it->pos;
+        *len = it->elem_size;
+        it->pos += it->elem_size;
+    } else {
+        uint64_t n;
+        memcpy(&n, it->pos, 8);
+        *elem = it->pos + 8;
+        *len = (size_t)n;
+        it->pos += 8 + n;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Emitters: where callbacks produce records                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct kiln_emitter kiln_emitter; /* opaque; owned by Kiln */
+
+/* Append one record. key/value are borrowed (copied before return); their
+ * lengths must match fixed-size types. For a dataset of plain values pass
+ * key = NULL, key_len = 0. Emitting may run downstream work, so a failure
+ * there comes back here: return it from the callback. */
+KILN_API kiln_status kiln_emit(kiln_emitter *out, const void *key,
+                               size_t key_len, const void *value,
+                               size_t value_len);
+
+/* key_by: emit the key of each input record in order (exactly one per
+ * record); map_values: emit the value of each input record in order. */
+KILN_API kiln_status kiln_emit_key(kiln_emitter *out, const void *key,
+                                   size_t len);
+KILN_API kiln_status kiln_emit_value(kiln_emitter *out, const void *value,
+                                     size_t len);
+
+/* Pass record i of `b` through unchanged (b must have the output schema). */
+KILN_API kiln_status kiln_emit_record(kiln_emitter *out, const kiln_batch *b,
+                                      size_t i);
+
+static inline kiln_status kiln_emit_u64(kiln_emitter *out, uint64_t key,
+                                        uint64_t value)
+{
+    return kiln_emit(out, &key, 8, &value, 8);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Callbacks                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* map, flat_map, key_by, map_values: called once per input batch. `in` is
+ * borrowed; `out` is owned by Kiln. map must emit exactly in->n records;
+ * flat_map any number. Return KILN_OK, or an error to fail the action on
+ * every rank (use kiln_error() to say why). */
+typedef kiln_status (*kiln_map_fn)(const kiln_batch *in, kiln_emitter *out,
+                                   void *arg);
+
+/* filter: set keep[i] to 1 to keep record i, 0 to drop it. keep has in->n
+ * bytes, owned by Kiln, zeroed on entry. */
+typedef kiln_status (*kiln_filter_fn)(const kiln_batch *in, uint8_t *keep,
+                                      void *arg);
+
+/* map_partitions: open is called before a partition's first batch and may
+ * set *state; batch is called for each batch; close is called once after the
+ * last batch and may emit final records. When the partition fails or stops
+ * early, close is still called with out == NULL, only to release state. */
+typedef struct kiln_partition_fns {
+    kiln_status (*open)(uint32_t partition, void **state, void *arg);
+    kiln_status (*batch)(const kiln_batch *in, kiln_emitter *out, void *state,
+                         void *arg);
+    kiln_status (*close)(kiln_emitter *out, void *state, void *arg);
+} kiln_partition_fns;
+
+/* Reduce operators. The built-in ones apply to U64, I64 and F64 values;
+ * KILN_OP_CUSTOM uses a kiln_reduce_fn over any fixed-size value. */
+typedef enum kiln_op {
+    KILN_OP_CUSTOM = 0,
+    KILN_OP_SUM,
+    KILN_OP_MIN,
+    KILN_OP_MAX
+} kiln_op;
+
+/* Custom reduction over a batch: for i in 0..n-1, in order, fold
+ * values + i * value_size into the accumulator acc[i] (value_size bytes).
+ * Several acc[i] may point at the same accumulator. The function must be
+ * associative and commutative. */
+typedef kiln_status (*kiln_reduce_fn)(void *const *acc,
+                                      const unsigned char *values, size_t n,
+                                      size_t value_size, void *arg);
+
+/* aggregate: seq folds a batch into a partition's accumulator; comb merges
+ * `other` into `acc`. Both accumulators are `size` bytes, borrowed. */
+typedef kiln_status (*kiln_seq_fn)(void *acc, const kiln_batch *in, void *arg);
+typedef kiln_status (*kiln_comb_fn)(void *acc, const void *other, void *arg);
+
+/* foreach: called with every batch, on whichever rank computes it. */
+typedef kiln_status (*kiln_foreach_fn)(const kiln_batch *in, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Datasets: sources and transformations (lazy)                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct kiln_dataset kiln_dataset; /* opaque, lazy, immutable */
+
+/* Every constructor below is collective (same calls, same order on every
+ * rank) but communicates only where noted; it records lineage and returns a
+ * new handle owned by the caller, released with kiln_dataset_destroy(). A
+ * derived dataset keeps what it needs of its parents alive, so parents may
+ * be destroyed at once. Work happens only when an action runs. */
+KILN_API void kiln_dataset_destroy(kiln_dataset **ds);
+
+/* Lines of text files: plain values of kind STRING, without the line
+ * terminator ("\n", or "\r\n"). `path` is a file, a directory (its regular
+ * files whose names do not start with '.' or '_', in name order) or a glob
+ * pattern. Files are split into partitions by byte ranges, cut at line
+ * boundaries (--kiln-split-bytes); the master lists and splits them when the
+ * first action runs, so a missing file fails that action.
+ *   path: borrowed. */
+KILN_API kiln_status kiln_text_file(kiln_context *ctx, const char *path,
+                                    kiln_dataset **out);
+/* As kiln_text_file() over several paths, in order. paths: borrowed. */
+KILN_API kiln_status kiln_text_files(kiln_context *ctx,
+                                     const char *const *paths, size_t npaths,
+                                     kiln_dataset **out);
+
+/* A dataset of the master's records in `in` (other ranks may pass NULL):
+ * broadcast once, now (this call communicates), then cut into `nparts`
+ * partitions of consecutive records (0: --kiln-partitions).
+ *   in: borrowed; copied. */
+KILN_API kiln_status kiln_parallelize(kiln_context *ctx, kiln_schema schema,
+                                      const kiln_batch *in, uint32_t nparts,
+                                      kiln_dataset **out);
+
+/* Plain I64 values start, start + step, ... below end (above it when step is
+ * negative), in nparts partitions (0: --kiln-partitions). */
+KILN_API kiln_status kiln_range(kiln_context *ctx, int64_t start, int64_t end,
+                                int64_t step, uint32_t nparts,
+                                kiln_dataset **out);
+
+/* Narrow transformations: fused into one pass per partition, no shuffle. */
+KILN_API kiln_status kiln_dataset_map(kiln_dataset *ds, kiln_schema out_schema,
+                                      kiln_map_fn fn, void *arg,
+                                      kiln_dataset **out);
+KILN_API kiln_status kiln_dataset_flat_map(kiln_dataset *ds,
+                                           kiln_schema out_schema,
+                                           kiln_map_fn fn, void *arg,
+                                           kiln_dataset **out);
+KILN_API kiln_status kiln_dataset_filter(kiln_dataset *ds, kiln_filter_fn fn,
+                                         void *arg, kiln_dataset **out);
+KILN_API kiln_status kiln_dataset_map_partitions(kiln_dataset *ds,
+                                                 kiln_schema out_schema,
+                                                 kiln_partition_fns fns,
+                                                 void *arg,
+                                                 kiln_dataset **out);
+/* New key per record: fn emits exactly one key per input record with
+ * kiln_emit_key(); each record keeps its value and its old key is dropped
+ * (for plain values this is Spark's keyBy: x becomes (f(x), x)). */
+KILN_API kiln_status kiln_dataset_key_by(kiln_dataset *ds, kiln_type key_type,
+                                         kiln_map_fn fn, void *arg,
+                                         kiln_dataset **out);
+/* New value per record (fn emits them with kiln_emit_value()), same key. */
+KILN_API kiln_status kiln_dataset_map_values(kiln_dataset *ds,
+                                             kiln_type value_type,
+                                             kiln_map_fn fn, void *arg,
+                                             kiln_dataset **out);
+/* a's partitions followed by b's; the schemas must be equal. */
+KILN_API kiln_status kiln_dataset_union(kiln_dataset *a, kiln_dataset *b,
+                                        kiln_dataset **out);
+
+/* Wide transformations: a shuffle, and so a stage boundary. nparts is the
+ * number of output partitions (0: the larger of the parent's partition count
+ * and the number of ranks). Records are hash-partitioned by key. */
+
+/* Merge the values of each key with `op` (or fn when op is KILN_OP_CUSTOM),
+ * combining on the map side first. Values must be fixed-size. */
+KILN_API kiln_status kiln_dataset_reduce_by_key(kiln_dataset *ds, kiln_op op,
+                                                kiln_reduce_fn fn, void *arg,
+                                                uint32_t nparts,
+                                                kiln_dataset **out);
+/* One record per key whose value is the LIST of all its values (any number:
+ * a key is never cut short by a buffer size). Order within a list is not
+ * defined. */
+KILN_API kiln_status kiln_dataset_group_by_key(kiln_dataset *ds,
+                                               uint32_t nparts,
+                                               kiln_dataset **out);
+/* One copy of each distinct (key, value) record. */
+KILN_API kiln_status kiln_dataset_distinct(kiln_dataset *ds, uint32_t nparts,
+                                           kiln_dataset **out);
+
+/* Keep each partition in memory (on the rank that computed it) the first
+ * time an action computes it, and reuse it in later actions. Returns ds. */
+KILN_API kiln_dataset *kiln_dataset_cache(kiln_dataset *ds);
+/* Drop cached partitions of ds. Collective. */
+KILN_API void kiln_dataset_unpersist(kiln_dataset *ds);
+
+KILN_API kiln_schema kiln_dataset_schema(const kiln_dataset *ds);
+
+/* ------------------------------------------------------------------------ */
+/* Actions (collective; each runs the lineage it needs)                      */
+/* ------------------------------------------------------------------------ */
+
+KILN_API kiln_status kiln_dataset_count(kiln_dataset *ds, uint64_t *out);
+
+/* Records gathered in partition order (and in order within a partition). */
+typedef struct kiln_collection kiln_collection; /* opaque */
+
+#define KILN_ALL_RANKS (-1)
+
+/* Gather every record to `root` (a rank, or KILN_ALL_RANKS). On other ranks
+ * *out is an empty collection. out: owned by the caller; release with
+ * kiln_collection_destroy(). Fails with KILN_ERR_LIMIT past 2 GiB. */
+KILN_API kiln_status kiln_dataset_collect(kiln_dataset *ds, int root,
+                                          kiln_collection **out);
+/* The first n records in partition order, on every rank. Computes only as
+ * many partitions as it needs. */
+KILN_API kiln_status kiln_dataset_take(kiln_dataset *ds, size_t n,
+                                       kiln_collection **out);
+/* The records, as one batch view owned by the collection. */
+KILN_API const kiln_batch *kiln_collection_batch(const kiln_collection *c);
+KILN_API void kiln_collection_destroy(kiln_collection **c);
+
+/* Reduce all values with op (or fn) into result (value_size bytes, owned by
+ * the caller), identical on every rank. KILN_ERR_EMPTY for no records.
+ * Partition results are combined in partition order, so the result does
+ * not depend on the number of ranks. */
+KILN_API kiln_status kiln_dataset_reduce(kiln_dataset *ds, kiln_op op,
+                                         kiln_reduce_fn fn, void *arg,
+                                         void *result);
+
+/* Fold every partition into a copy of zero (size bytes) with seq, then merge
+ * the partition accumulators with comb in a fixed tree over partition
+ * indices, after one MPI all-reduce: the result is bit-identical on every
+ * rank and at any number of ranks. zero: borrowed; result: owned by caller,
+ * size bytes, written on success. */
+KILN_API kiln_status kiln_dataset_aggregate(kiln_dataset *ds, const void *zero,
+                                            size_t size, kiln_seq_fn seq,
+                                            kiln_comb_fn comb, void *arg,
+                                            void *result);
+
+KILN_API kiln_status kiln_dataset_foreach(kiln_dataset *ds, kiln_foreach_fn fn,
+                                          void *arg);
+
+/* Options for kiln_dataset_save_text(). Zero-initialise, then set fields. */
+typedef struct kiln_save_options {
+    bool overwrite; /* replace an existing directory whole (else refuse) */
+} kiln_save_options;
+
+/* Write one text file per partition, DIR/part-00000, part-00001, ..., then
+ * DIR/_SUCCESS. Records are written as "key<TAB>value\n" (or "value\n" for
+ * plain values): integers in decimal, F64 with %.17g, STRING raw, BYTES and
+ * FIXED in hex, LIST elements comma-separated. Output is written under a
+ * temporary directory and renamed into place only when every rank
+ * succeeded, so a failed job never leaves output that looks complete. An
+ * existing DIR is an error (KILN_ERR_EXISTS) unless opts->overwrite.
+ *   dir, opts: borrowed; opts may be NULL. */
+KILN_API kiln_status kiln_dataset_save_text(kiln_dataset *ds, const char *dir,
+                                            const kiln_save_options *opts);
+
+/* ------------------------------------------------------------------------ */
+/* Shared variables                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct kiln_broadcast kiln_broadcast; /* opaque */
+
+/* Send the master's `size` bytes at `data` to every rank. Collective; data
+ * and size matter on the master only (others may pass NULL, 0). data:
+ * borrowed. out: owned by the caller; kiln_broadcast_destroy(). */
+KILN_API kiln_status kiln_broadcast_create(kiln_context *ctx, const void *data,
+                                           size_t size, kiln_broadcast **out);
+/* The broadcast bytes, owned by the broadcast. */
+KILN_API const void *kiln_broadcast_data(const kiln_broadcast *b,
+                                         size_t *size);
+KILN_API void kiln_broadcast_destroy(kiln_broadcast **b);
+
+typedef struct kiln_accumulator kiln_accumulator; /* opaque */
+
+/* An accumulator of `len` elements of kind U64, I64 or F64 merged with op
+ * (SUM, MIN or MAX). Callbacks add to it while an action runs; when the
+ * action ends the additions of every task are merged, task by task in
+ * partition order, into the value every rank reads. Collective. */
+KILN_API kiln_status kiln_accumulator_create(kiln_context *ctx, kiln_kind kind,
+                                             kiln_op op, size_t len,
+                                             kiln_accumulator **out);
+/* Add (or min/max) `len` elements at `values` into the accumulator from a
+ * callback. Outside a running action this is KILN_ERR_STATE. */
+KILN_API kiln_status kiln_accumulator_add(kiln_accumulator *acc,
+                                          const void *values, size_t len);
+/* Copy the merged value (len elements) to `out`. Not collective. */
+KILN_API void kiln_accumulator_value(const kiln_accumulator *acc, void *out);
+KILN_API void kiln_accumulator_destroy(kiln_accumulator **acc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KILN_H */

@@ -1,0 +1,31 @@
+/* runtime/mem.h: every runtime allocation, counted per context.
+ * Owns:     the byte counters of one context and the test hook that makes
+ *           the n-th allocation fail.
+ * Uses:     the C allocator.
+ * Must not: be called per record: callers allocate buffers in bulk and grow
+ *           them geometrically (see storage).
+ * A NULL accountant is allowed and counts nothing. */
+#ifndef KILN_RUNTIME_MEM_H
+#define KILN_RUNTIME_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kiln__mem {
+    size_t in_use;      /* bytes currently allocated through this accountant */
+    size_t peak;        /* largest in_use seen */
+    long fail_after;    /* tests: fail once this many more calls succeeded; <0 never */
+} kiln__mem;
+
+void kiln__mem_init(kiln__mem *m);
+/* NULL when out of memory (or when the test hook fires). */
+void *kiln__mem_alloc(kiln__mem *m, size_t bytes);
+void *kiln__mem_calloc(kiln__mem *m, size_t count, size_t size);
+/* As realloc(); on failure p is untouched and NULL is returned. */
+void *kiln__mem_realloc(kiln__mem *m, void *p, size_t bytes);
+void kiln__mem_free(kiln__mem *m, void *p);
+
+/* Grow a capacity geometrically until it holds `need`; 0 on overflow. */
+size_t kiln__mem_grow(size_t cap, size_t need, size_t minimum);
+
+#endif

@@ -1,0 +1,117 @@
+/* runtime/node.h: a dataset's lineage node (part of the plan module).
+ * Owns:     what a dataset is: its kind, schema, parents, the user's
+ *           callbacks, and the data attached to it once computed (a
+ *           source's splits, a cache, a shuffle's output partitions).
+ * Uses:     storage (the stores that hold computed partitions).
+ * Must not: run anything: plan decides what to compute, execute computes.
+ * A kiln_dataset handle is a node. Nodes are reference-counted: the user's
+ * handle is one reference and every child holds one on each parent. Node ids
+ * follow creation order, which SPMD makes identical on every rank. */
+#ifndef KILN_RUNTIME_NODE_H
+#define KILN_RUNTIME_NODE_H
+
+#include "runtime/context.h"
+#include "runtime/store.h"
+
+typedef enum kiln__node_kind {
+    KILN__NODE_TEXT,
+    KILN__NODE_PARALLEL,
+    KILN__NODE_RANGE,
+    KILN__NODE_MAP,
+    KILN__NODE_FLAT_MAP,
+    KILN__NODE_FILTER,
+    KILN__NODE_MAP_PARTITIONS,
+    KILN__NODE_KEY_BY,
+    KILN__NODE_MAP_VALUES,
+    KILN__NODE_UNION,
+    KILN__NODE_REDUCE_BY_KEY,
+    KILN__NODE_GROUP_BY_KEY,
+    KILN__NODE_DISTINCT,
+    KILN__NODE_NKINDS
+} kiln__node_kind;
+
+/* The byte ranges a text source is cut into, decided by the master. */
+typedef struct kiln__split {
+    uint32_t file;      /* index into kiln__text_splits.files */
+    uint64_t offset;    /* first byte of the range */
+    uint64_t length;    /* bytes in the range; lines starting here are ours */
+} kiln__split;
+
+typedef struct kiln__text_splits {
+    char **files;       /* owned; resolved paths in read order */
+    uint32_t nfiles;
+    kiln__split *splits; /* owned */
+    uint32_t nsplits;
+} kiln__text_splits;
+
+/* Partitions held on this rank (a shuffle's output or a cache): part[p] is
+ * non-NULL where partition p lives here; owner[p] names its rank on every
+ * rank (-1: not computed). */
+typedef struct kiln__resident {
+    uint32_t nparts;
+    kiln__store **part;  /* owned, nparts entries */
+    int32_t *owner;      /* owned, nparts entries */
+    bool complete;       /* every partition is held somewhere */
+} kiln__resident;
+
+struct kiln__node {
+    kiln_context *ctx;   /* NULL once the context is finalised */
+    uint32_t id;
+    int refs;
+    kiln__node_kind kind;
+    kiln_schema schema;
+    kiln__node *parent[2];
+    int nparents;
+    uint32_t nparts;      /* 0 until known: text sources and default widths
+                             are settled when an action plans the lineage */
+    uint32_t want_parts;  /* wide nodes: as asked (0: the default) */
+    union {
+        struct { kiln_map_fn fn; void *arg; } map; /* map, flat_map, key_by, map_values */
+        struct { kiln_filter_fn fn; void *arg; } filter;
+        struct { kiln_partition_fns fns; void *arg; } mp;
+        struct { kiln_op op; kiln_reduce_fn fn; void *arg; } reduce;
+        struct { char **paths; size_t npaths; kiln__text_splits *splits; } text;
+        struct { kiln__block data; } par; /* the master's records, on every rank */
+        struct { int64_t start, step; uint64_t count; } range;
+    } u;
+    bool cache_wanted;
+    kiln__resident *cache;    /* cached partitions, once computed */
+    kiln__resident *shuffled; /* wide nodes: output partitions, once computed */
+    uint64_t mark;            /* plan: last walk that visited this node */
+    kiln__node *next_live, *prev_live; /* the context's list of live nodes */
+};
+
+struct kiln_dataset { kiln__node node; };
+
+static inline kiln__node *kiln__node_of(kiln_dataset *ds)
+{
+    return &ds->node;
+}
+
+static inline bool kiln__node_is_wide(const kiln__node *n)
+{
+    return n->kind == KILN__NODE_REDUCE_BY_KEY ||
+           n->kind == KILN__NODE_GROUP_BY_KEY || n->kind == KILN__NODE_DISTINCT;
+}
+
+static inline bool kiln__node_is_source(const kiln__node *n)
+{
+    return n->kind == KILN__NODE_TEXT || n->kind == KILN__NODE_PARALLEL ||
+           n->kind == KILN__NODE_RANGE;
+}
+
+/* A short name for logs: "text_file", "flat_map", ... */
+const char *kiln__node_name(kiln__node_kind kind);
+
+/* Release the data computed for a node (caches, shuffle outputs). */
+void kiln__resident_destroy(kiln__mem *mem, kiln__resident **r);
+kiln_status kiln__resident_create(kiln__mem *mem, uint32_t nparts,
+                                  kiln__resident **out);
+
+/* Free every node of a context being finalised; handles stay valid to
+ * destroy. */
+void kiln__nodes_orphan_all(kiln_context *ctx);
+
+void kiln__text_splits_destroy(kiln__text_splits **s);
+
+#endif

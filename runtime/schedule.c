@@ -1,0 +1,288 @@
+/* runtime/schedule.c: an action's stages, from the master's plan to each
+ * stage's sync point.
+ *
+ * Planning: every rank holds the same lineage (SPMD), but only the master
+ * touches the file system to list and split inputs, and only its plan is
+ * followed: it broadcasts the splits, a fingerprint of the lineage and the
+ * ids of the shuffles to run, and a rank whose lineage hashes differently
+ * fails the action at once instead of computing garbage.
+ *
+ * Sync points, each one all-reduce (kiln__error_agree) unless noted:
+ *   prepare   - the master's splitting/planning status;
+ *   stage end - every rank's task status, then the stage totals (sum) and
+ *               the owners of newly cached partitions (max);
+ *   shuffle   - see shuffle.c (per round). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "runtime/dispatch.h"
+#include "runtime/error.h"
+#include "runtime/io.h"
+#include "runtime/log.h"
+#include "runtime/schedule.h"
+#include "runtime/shuffle.h"
+
+/* ---- plan message: [u64 fingerprint][u32 nsources][u32 nshuffles]
+ *      [u32 shuffle ids...] then per source [u32 id][u64 len][splits] ---- */
+
+typedef struct message {
+    unsigned char *data;
+    size_t len, cap;
+} message;
+
+static kiln_status put(message *m, const void *p, size_t n)
+{
+    if (m->len + n > m->cap) {
+        size_t cap = kiln__mem_grow(m->cap, m->len + n, 256);
+        unsigned char *d = realloc(m->data, cap);
+        if (!d)
+            return KILN_ERROR(KILN_ERR_NOMEM, "plan message");
+        m->data = d;
+        m->cap = cap;
+    }
+    memcpy(m->data + m->len, p, n);
+    m->len += n;
+    return KILN_OK;
+}
+
+static bool get(const message *m, size_t *pos, void *p, size_t n)
+{
+    if (m->len - *pos < n)
+        return false;
+    memcpy(p, m->data + *pos, n);
+    *pos += n;
+    return true;
+}
+
+/* Master: split every unsplit source and write the message. */
+static kiln_status master_plan(kiln_context *ctx, kiln__node *target,
+                               message *m)
+{
+    kiln__node **sources = NULL, **shuffles = NULL;
+    size_t nsources = 0, nshuffles = 0;
+    kiln_status st;
+    KILN_CHECK(st, kiln__plan_unsplit(&ctx->mem, target, &sources, &nsources), done);
+    for (size_t i = 0; i < nsources; i++) {
+        kiln__node *n = sources[i];
+        KILN_CHECK(st, kiln__text_split((const char *const *)n->u.text.paths,
+                                        n->u.text.npaths, ctx->opt.split_bytes,
+                                        &n->u.text.splits), done);
+    }
+    KILN_CHECK(st, kiln__plan_resolve(&ctx->mem, target, ctx->nranks), done);
+    KILN_CHECK(st, kiln__plan_shuffles(&ctx->mem, target, &shuffles, &nshuffles), done);
+    uint64_t fp = kiln__plan_fingerprint(&ctx->mem, target);
+    uint32_t counts[2] = {(uint32_t)nsources, (uint32_t)nshuffles};
+    KILN_CHECK(st, put(m, &fp, 8), done);
+    KILN_CHECK(st, put(m, counts, 8), done);
+    for (size_t i = 0; i < nshuffles; i++)
+        KILN_CHECK(st, put(m, &shuffles[i]->id, 4), done);
+    for (size_t i = 0; i < nsources; i++) {
+        unsigned char *packed = NULL;
+        size_t len = 0;
+        KILN_CHECK(st, kiln__text_splits_pack(sources[i]->u.text.splits, &packed,
+                                              &len), done);
+        uint64_t len64 = len;
+        st = put(m, &sources[i]->id, 4);
+        if (st == KILN_OK)
+            st = put(m, &len64, 8);
+        if (st == KILN_OK)
+            st = put(m, packed, len);
+        free(packed);
+        if (st != KILN_OK)
+            goto done;
+    }
+done:
+    kiln__mem_free(&ctx->mem, sources);
+    kiln__mem_free(&ctx->mem, shuffles);
+    return st;
+}
+
+/* Worker: take the master's splits, then check the lineage matches. */
+static kiln_status follow_plan(kiln_context *ctx, kiln__node *target,
+                               const message *m)
+{
+    size_t pos = 0;
+    uint64_t fp;
+    uint32_t counts[2];
+    if (!get(m, &pos, &fp, 8) || !get(m, &pos, counts, 8) ||
+        m->len - pos < 4 * (size_t)counts[1])
+        return KILN_ERROR(KILN_ERR_MPI, "garbled plan from the master");
+    pos += 4 * (size_t)counts[1];
+    for (uint32_t i = 0; i < counts[0]; i++) {
+        uint32_t id;
+        uint64_t len;
+        if (!get(m, &pos, &id, 4) || !get(m, &pos, &len, 8) || m->len - pos < len)
+            return KILN_ERROR(KILN_ERR_MPI, "garbled plan from the master");
+        kiln__node *n = kiln__plan_find(&ctx->mem, target, id);
+        if (!n || n->kind != KILN__NODE_TEXT)
+            return KILN_ERROR(KILN_ERR_STATE,
+                              "rank %d has no text source %u: ranks built "
+                              "different datasets", ctx->rank, id);
+        if (!n->u.text.splits) {
+            kiln_status st = kiln__text_splits_unpack(m->data + pos, (size_t)len,
+                                                      &n->u.text.splits);
+            if (st != KILN_OK)
+                return st;
+        }
+        pos += (size_t)len;
+    }
+    kiln_status st = kiln__plan_resolve(&ctx->mem, target, ctx->nranks);
+    if (st == KILN_OK && kiln__plan_fingerprint(&ctx->mem, target) != fp)
+        st = KILN_ERROR(KILN_ERR_STATE,
+                        "rank %d built a different lineage than the master "
+                        "(every rank must create the same datasets in the "
+                        "same order)", ctx->rank);
+    return st;
+}
+
+static kiln_status run_shuffle(kiln_context *ctx, kiln__node *node)
+{
+    kiln__shuffle *sh = NULL;
+    kiln__stage_totals totals;
+    kiln_status st = kiln__shuffle_create(ctx, node, &sh);
+    st = kiln__error_agree(ctx, st);
+    if (st != KILN_OK)
+        return st;
+    st = kiln__schedule_stage(ctx, node->parent[0], 0, node->parent[0]->nparts,
+                              kiln__shuffle_sink(sh), kiln__node_name(node->kind),
+                              &totals);
+    if (st == KILN_OK) {
+        uint64_t sent = 0, all = 0;
+        double start = kiln__now();
+        st = kiln__shuffle_exchange(sh, &node->shuffled, &sent);
+        if (st == KILN_OK &&
+            MPI_Reduce(&sent, &all, 1, MPI_UINT64_T, MPI_SUM, 0, ctx->comm) ==
+                MPI_SUCCESS)
+            kiln__log(ctx, KILN__LOG_DEBUG, "shuffle %s: %llu bytes between ranks "
+                      "in %.2f s", kiln__node_name(node->kind),
+                      (unsigned long long)all, kiln__now() - start);
+    }
+    kiln__shuffle_destroy(&sh);
+    return st;
+}
+
+kiln_status kiln__schedule_prepare(kiln_context *ctx, kiln__node *target,
+                                   const char *what)
+{
+    message m = {0};
+    kiln_status st = KILN_OK;
+    uint64_t len = 0;
+    (void)what;
+    if (ctx->rank == 0) {
+        st = master_plan(ctx, target, &m);
+        len = m.len;
+    }
+    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+        goto done;
+    KILN_CHECK(st, KILN_MPI(MPI_Bcast(&len, 1, MPI_UINT64_T, 0, ctx->comm)), done);
+    if (len > (uint64_t)INT32_MAX) {
+        st = KILN_ERROR(KILN_ERR_LIMIT, "plan of %llu bytes", (unsigned long long)len);
+        goto done; /* the same verdict everywhere: len was broadcast */
+    }
+    if (ctx->rank != 0) {
+        m.data = malloc(len ? (size_t)len : 1);
+        m.len = m.cap = (size_t)len;
+        st = m.data ? KILN_OK : KILN_ERROR(KILN_ERR_NOMEM, "plan message");
+    }
+    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+        goto done;
+    KILN_CHECK(st, KILN_MPI(MPI_Bcast(m.data, (int)len, MPI_BYTE, 0, ctx->comm)),
+               done);
+    if (ctx->rank != 0)
+        st = follow_plan(ctx, target, &m);
+    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+        goto done;
+
+    /* Run the shuffles in the master's order. */
+    /* Both were validated by follow_plan (or written by master_plan). */
+    size_t pos = 8;
+    uint32_t counts[2] = {0, 0};
+    get(&m, &pos, counts, 8);
+    ctx->running.nstages = counts[1] + 1;
+    for (uint32_t i = 0; i < counts[1] && st == KILN_OK; i++) {
+        uint32_t id = UINT32_MAX;
+        get(&m, &pos, &id, 4);
+        kiln__node *n = kiln__plan_find(&ctx->mem, target, id);
+        if (!n) /* impossible after the fingerprint matched */
+            kiln__abort(ctx, "planned shuffle not found");
+        st = run_shuffle(ctx, n);
+    }
+done:
+    free(m.data);
+    return st;
+}
+
+/* After a stage: every rank learns who holds each cached partition. */
+static kiln_status sync_caches(kiln_context *ctx)
+{
+    kiln_status st = KILN_OK;
+    for (kiln__node *n = ctx->nodes; n && st == KILN_OK; n = n->next_live) {
+        if (!n->cache_wanted || n->nparts == 0)
+            continue;
+        if (!n->cache)
+            st = kiln__resident_create(&ctx->mem, n->nparts, &n->cache);
+        /* Allocation failure here would desynchronise the ranks' lists. */
+        if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+            return st;
+        KILN_CHECK(st, KILN_MPI(MPI_Allreduce(MPI_IN_PLACE, n->cache->owner,
+                                              (int)n->nparts, MPI_INT32_T, MPI_MAX,
+                                              ctx->comm)), fail);
+        bool complete = true;
+        for (uint32_t p = 0; p < n->nparts; p++)
+            complete = complete && n->cache->owner[p] >= 0;
+        n->cache->complete = complete;
+    }
+    return st;
+fail:
+    kiln__abort(ctx, kiln__error_message());
+}
+
+kiln_status kiln__schedule_stage(kiln_context *ctx, kiln__node *node,
+                                 uint32_t lo, uint32_t hi, kiln__sink *sink,
+                                 const char *sink_name,
+                                 kiln__stage_totals *totals)
+{
+    kiln_status st = KILN_OK;
+    int32_t *owner = NULL;
+    kiln__chain chain;
+    kiln__progress progress;
+    char what[256];
+    kiln__chain_init(&chain);
+    memset(totals, 0, sizeof *totals);
+    ctx->running.stage++;
+
+    /* Placement: tasks over data held on one rank run there. */
+    owner = kiln__mem_alloc(&ctx->mem, (hi > lo ? hi - lo : 1) * sizeof *owner);
+    if (!owner)
+        st = KILN_ERROR(KILN_ERR_NOMEM, "task table");
+    for (uint32_t t = lo; t < hi && st == KILN_OK; t++) {
+        st = kiln__plan_chain(&ctx->mem, node, t, &chain);
+        owner[t - lo] = chain.owner;
+    }
+    kiln__chain_release(&ctx->mem, &chain);
+    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+        goto done;
+
+    kiln__plan_describe(&ctx->mem, node, sink_name, what, sizeof what);
+    kiln__progress_begin(ctx, &progress, what, ctx->running.stage,
+                         ctx->running.nstages, hi - lo);
+    kiln__task_stats stats = {0, 0};
+    uint64_t tasks_run = 0;
+    st = kiln__dispatch_run(ctx, node, lo, hi, owner, sink, &progress, &stats,
+                            &tasks_run);
+    st = kiln__error_agree(ctx, st);
+
+    uint64_t mine[3] = {tasks_run, stats.records, stats.bytes}, sum[3];
+    if (MPI_Allreduce(mine, sum, 3, MPI_UINT64_T, MPI_SUM, ctx->comm) != MPI_SUCCESS)
+        kiln__abort(ctx, "stage totals");
+    totals->tasks = sum[0];
+    totals->records = sum[1];
+    totals->bytes = sum[2];
+    kiln__progress_end(ctx, &progress, sum[1], sum[2], st == KILN_OK);
+    kiln_status synced = sync_caches(ctx);
+    if (st == KILN_OK)
+        st = synced;
+done:
+    kiln__mem_free(&ctx->mem, owner);
+    return st;
+}

@@ -1,0 +1,34 @@
+/* runtime/schedule.h: what runs where, and in which order.
+ * Owns:     the master's side of every action: splitting inputs, planning
+ *           the lineage, broadcasting both; the order of stages; handing
+ *           tasks out (dynamic pull for tasks any rank can run, fixed
+ *           placement for tasks over data held on one rank); the sync point
+ *           that ends each stage.
+ * Uses:     plan, execute, shuffle, io (splitting), the context's
+ *           communicators.
+ * Must not: call user code (execute does) or move records (shuffle does).
+ * Every function here is collective over the context. */
+#ifndef KILN_RUNTIME_SCHEDULE_H
+#define KILN_RUNTIME_SCHEDULE_H
+
+#include "runtime/execute.h"
+
+/* Totals of one stage over every rank. */
+typedef struct kiln__stage_totals {
+    uint64_t tasks, records, bytes;
+} kiln__stage_totals;
+
+/* Start an action on target: the master splits unsplit text inputs and
+ * plans; every rank checks it built the same lineage, then every shuffle the
+ * target needs is run. `what` names the action in logs. */
+kiln_status kiln__schedule_prepare(kiln_context *ctx, kiln__node *target,
+                                   const char *what);
+
+/* Run partitions [lo, hi) of node into sink: one stage. Ends with the sync
+ * point (agreed status, summed totals, cache owners). */
+kiln_status kiln__schedule_stage(kiln_context *ctx, kiln__node *node,
+                                 uint32_t lo, uint32_t hi, kiln__sink *sink,
+                                 const char *sink_name,
+                                 kiln__stage_totals *totals);
+
+#endif
