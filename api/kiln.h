@@ -551,8 +551,10 @@ typedef struct kiln_save_options {
 
 /* Write one text file per partition, DIR/part-00000, part-00001, ..., then
  * DIR/_SUCCESS. Records are written as "key<TAB>value\n" (or "value\n" for
- * plain values): integers in decimal, F64 with %.17g, STRING raw, BYTES and
- * FIXED in hex, LIST elements comma-separated. Output is written under a
+ * plain values): integers in decimal, F64 as the shortest of %.15g, %.16g
+ * and %.17g that reads back to the same double (0.1, not
+ * 0.10000000000000001), STRING raw, BYTES and FIXED in hex, LIST elements
+ * comma-separated. Output is written under a
  * temporary directory and renamed into place only when every rank
  * succeeded, so a failed job never leaves output that looks complete. An
  * existing DIR is an error (KILN_ERR_EXISTS) unless opts->overwrite.

@@ -260,7 +260,7 @@ static bool column_wire_read(const kiln_type *t, uint64_t n, uint64_t bytes,
         return bytes == 0;
     size_t pos = 0;
     if (kiln__type_variable(t)) {
-        if (n + 1 > avail / 8)
+        if (n >= avail / 8) /* n + 1 offsets; n + 1 itself may wrap */
             return false;
         *offs = (const uint64_t *)src;
         if ((*offs)[0] != 0 || (*offs)[n] != bytes)
@@ -268,8 +268,8 @@ static bool column_wire_read(const kiln_type *t, uint64_t n, uint64_t bytes,
         pos = 8 * (size_t)(n + 1);
     } else {
         *width = t->size;
-        if (t->size == 0 || bytes != n * t->size)
-            return false;
+        if (t->size == 0 || n > avail / t->size || bytes != n * t->size)
+            return false; /* n bounded first: n * size may wrap */
     }
     if (bytes > avail - pos || pad8((size_t)bytes) > avail - pos)
         return false;

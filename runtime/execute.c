@@ -54,6 +54,7 @@ struct pipeline {
     size_t keep_cap;
     size_t batch_records, batch_bytes;
     kiln__task_stats stats;
+    uint32_t partition;      /* the task's partition of the target node */
 };
 
 static kiln_status feed(pipeline *pipe, size_t k, const kiln_batch *b);
@@ -297,6 +298,17 @@ static kiln_status feed(pipeline *pipe, size_t k, const kiln_batch *b)
     kiln_status st;
     if (s->tee && (st = kiln__store_append(s->tee_store, b, 0, b->n)) != KILN_OK)
         return st;
+    /* Steps below an uncached union number partitions as their parent does
+     * (p - left); label the batch with the partition of whoever consumes it,
+     * since callbacks and sinks (collect, aggregate) rely on it. */
+    uint32_t p = k + 1 == pipe->nsteps ? pipe->partition
+                                       : pipe->steps[k + 1].partition;
+    kiln_batch relabeled;
+    if (b->partition != p) {
+        relabeled = *b;
+        relabeled.partition = p;
+        b = &relabeled;
+    }
     if (k + 1 == pipe->nsteps)
         return pipe->sink->consume(pipe->sink, b, &pipe->stop);
     return apply(pipe, k + 1, b);
@@ -569,6 +581,7 @@ kiln_status kiln__execute_task(kiln_context *ctx, kiln__node *node, uint32_t p,
     pipe.ctx = ctx;
     pipe.mem = &ctx->mem;
     pipe.sink = sink;
+    pipe.partition = p;
     pipe.batch_records = (size_t)ctx->opt.batch_records;
     pipe.batch_bytes = (size_t)ctx->opt.batch_bytes;
     kiln__chain_init(&pipe.chain);

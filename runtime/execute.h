@@ -102,7 +102,8 @@ typedef struct kiln__combine_scratch {
     uint32_t *table;        /* table per pending fold */
     void **acc;
     unsigned char *values;
-    size_t cap;
+    size_t cap;             /* pending folds the index arrays hold */
+    size_t values_cap;      /* bytes in values */
 } kiln__combine_scratch;
 
 kiln_status kiln__combine_batch(kiln__htable *tables, const uint32_t *table_of,

@@ -40,6 +40,31 @@ kiln_status kiln__htable_upsert(kiln__htable *t, uint64_t hash,
                                 const void *value, size_t value_len,
                                 size_t *index, bool *inserted);
 
+/* Start loading the slot a hash probes first: batch callers issue this a few
+ * records ahead, so a large table's cache misses overlap. */
+static inline void kiln__htable_prefetch(const kiln__htable *t, uint64_t hash)
+{
+    __builtin_prefetch(&t->slots[(size_t)kiln__hash_tag(hash) & (t->nslots - 1)]);
+}
+
+/* Second stage, a few records later: the slot is (likely) cached; start
+ * loading the entry it points at. */
+static inline void kiln__htable_prefetch_entry(const kiln__htable *t,
+                                               uint64_t hash)
+{
+    uint64_t s = t->slots[(size_t)kiln__hash_tag(hash) & (t->nslots - 1)];
+    if (!s)
+        return;
+    size_t i = (size_t)(s & 0xffffffffu) - 1;
+    const kiln__column *k = &t->entries.key;
+    if (k->variable)
+        __builtin_prefetch(&k->offs[i]);
+    else
+        __builtin_prefetch(k->data + i * k->width);
+    if (t->entries.value.width)
+        __builtin_prefetch(t->entries.value.data + i * t->entries.value.width);
+}
+
 /* The fixed-size value of entry i (pointer valid until the next insert). */
 static inline unsigned char *kiln__htable_value(kiln__htable *t, size_t i)
 {

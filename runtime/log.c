@@ -38,7 +38,8 @@ double kiln__now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void human(double v, const char *unit, char *buf, size_t size)
+/* 4.1M, 153.1k, 12: three significant figures are plenty for a log. */
+static void human(double v, char *buf, size_t size)
 {
     static const char *prefixes[] = {"", "k", "M", "G", "T"};
     int i = 0;
@@ -46,7 +47,10 @@ static void human(double v, const char *unit, char *buf, size_t size)
         v /= 1000.0;
         i++;
     }
-    snprintf(buf, size, "%.1f %s%s", v, prefixes[i], unit);
+    if (i == 0)
+        snprintf(buf, size, "%.0f", v);
+    else
+        snprintf(buf, size, "%.1f%s", v, prefixes[i]);
 }
 
 static bool shows_progress(const kiln_context *ctx)
@@ -83,9 +87,9 @@ void kiln__progress_update(const kiln_context *ctx, kiln__progress *p)
     p->last_draw = now;
     double secs = now - p->start;
     char rate[32], brate[32];
-    human(secs > 0 ? (double)p->records / secs : 0, "rec/s", rate, sizeof rate);
-    human(secs > 0 ? (double)p->bytes / secs : 0, "B/s", brate, sizeof brate);
-    fprintf(stderr, "\r\033[Kkiln: stage %u/%u %s: tasks %llu/%llu, %s, %s",
+    human(secs > 0 ? (double)p->records / secs : 0, rate, sizeof rate);
+    human(secs > 0 ? (double)p->bytes / secs : 0, brate, sizeof brate);
+    fprintf(stderr, "\r\033[Kkiln: stage %u/%u %s: tasks %llu/%llu, %s records/s, %sB/s",
             p->stage, p->nstages, p->what,
             (unsigned long long)p->tasks_done,
             (unsigned long long)p->tasks_total, rate, brate);
@@ -99,14 +103,15 @@ void kiln__progress_end(const kiln_context *ctx, kiln__progress *p,
     if (!shows_progress(ctx))
         return;
     double secs = kiln__now() - p->start;
-    char recs[32], byts[32];
-    human((double)records, "records", recs, sizeof recs);
-    human((double)bytes, "B", byts, sizeof byts);
+    char recs[32], byts[32] = "";
+    human((double)records, recs, sizeof recs);
+    if (bytes)
+        human((double)bytes, byts, sizeof byts);
     if (p->drawn)
         fputs("\r\033[K", stderr);
-    fprintf(stderr, "kiln: stage %u/%u %s: %llu tasks, %s, %s in %.2f s%s\n",
+    fprintf(stderr, "kiln: stage %u/%u %s: %llu tasks, %s records in%s%s%s, %.2f s%s\n",
             p->stage, p->nstages, p->what,
-            (unsigned long long)p->tasks_total, recs, byts, secs,
-            ok ? "" : " (failed)");
+            (unsigned long long)p->tasks_total, recs, bytes ? ", " : "", byts,
+            bytes ? "B read" : "", secs, ok ? "" : " (failed)");
     fflush(stderr);
 }

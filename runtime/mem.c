@@ -88,6 +88,8 @@ size_t kiln__mem_grow(size_t cap, size_t need, size_t minimum)
 {
     if (cap < minimum)
         cap = minimum;
+    if (cap == 0 && need > 0) /* doubling 0 would never reach need */
+        cap = 1;
     while (cap < need) {
         if (cap > SIZE_MAX / 2)
             return need;

@@ -25,7 +25,8 @@ void *kiln__mem_calloc(kiln__mem *m, size_t count, size_t size);
 void *kiln__mem_realloc(kiln__mem *m, void *p, size_t bytes);
 void kiln__mem_free(kiln__mem *m, void *p);
 
-/* Grow a capacity geometrically until it holds `need`; 0 on overflow. */
+/* Grow a capacity geometrically until it holds `need`; exactly `need` when
+ * doubling would overflow. */
 size_t kiln__mem_grow(size_t cap, size_t need, size_t minimum);
 
 #endif

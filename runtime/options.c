@@ -55,7 +55,8 @@ enum { NSPECS = sizeof specs / sizeof specs[0] };
 
 bool kiln__options_parse_size(const char *text, uint64_t *out)
 {
-    if (!text || !*text || *text == '-')
+    /* A digit first: strtoull would accept " -5" or "+5" (and wrap "-5"). */
+    if (!text || *text < '0' || *text > '9')
         return false;
     errno = 0;
     char *end;
@@ -71,7 +72,7 @@ bool kiln__options_parse_size(const char *text, uint64_t *out)
     case 't': case 'T': shift = 40; end++; break;
     default: return false;
     }
-    if (*end == 'i' || *end == 'B')
+    if (shift && *end == 'i') /* "KiB": the 'i' only after a unit */
         end++;
     if (*end == 'B')
         end++;
@@ -113,19 +114,27 @@ static bool parse_choice(const char *choices, const char *text, int *out)
 static kiln_status apply(kiln__options *o, const option_spec *s,
                          const char *value, const char *source)
 {
+    /* Parse into a local first: a rejected value leaves the option as it was. */
     char *field = (char *)o + s->offset;
-    bool ok = false;
+    bool ok = false, flag = true;
+    uint64_t size = 0;
+    int choice = 0;
     switch (s->type) {
     case OPT_FLAG:
-        ok = value ? parse_flag(value, (bool *)field) : (*(bool *)field = true);
+        ok = !value || parse_flag(value, &flag);
+        if (ok)
+            *(bool *)field = flag;
         break;
     case OPT_SIZE:
     case OPT_COUNT:
-        ok = value && kiln__options_parse_size(value, (uint64_t *)field) &&
-             *(uint64_t *)field > 0;
+        ok = value && kiln__options_parse_size(value, &size) && size > 0;
+        if (ok)
+            *(uint64_t *)field = size;
         break;
     case OPT_CHOICE:
-        ok = value && parse_choice(s->choices, value, (int *)field);
+        ok = value && parse_choice(s->choices, value, &choice);
+        if (ok)
+            *(int *)field = choice;
         break;
     }
     if (!ok)
@@ -164,28 +173,25 @@ void kiln__options_defaults(kiln__options *o)
     }
 }
 
-kiln_status kiln__options_parse(kiln__options *o, int *argc, char ***argv)
+/* One pass over argv. With `strip`, Kiln's arguments are removed in place;
+ * without, argv is only read. */
+static kiln_status scan_args(kiln__options *o, int argc, char **args,
+                             bool strip, int *kept_out)
 {
     kiln_status st;
-    for (size_t i = 0; i < NSPECS; i++) {
-        const char *value = getenv(specs[i].env);
-        if (value && *value)
-            KILN_CHECK(st, apply(o, &specs[i], value, specs[i].env), fail);
-    }
-    if (!argc || !argv || !*argv)
-        return KILN_OK;
-
     int kept = 1;
-    char **args = *argv;
-    for (int i = 1; i < *argc; i++) {
+    for (int i = 1; i < argc; i++) {
         const char *arg = args[i];
         if (!strcmp(arg, "--")) { /* the job's own arguments follow */
-            for (; i < *argc; i++)
-                args[kept++] = args[i];
+            for (; i < argc; i++)
+                if (strip)
+                    args[kept++] = args[i];
             break;
         }
         if (strncmp(arg, "--kiln-", 7)) {
-            args[kept++] = args[i];
+            if (strip)
+                args[kept] = args[i];
+            kept++;
             continue;
         }
         const char *name = arg + 7;
@@ -197,14 +203,40 @@ kiln_status kiln__options_parse(kiln__options *o, int *argc, char ***argv)
                               "unknown option %s (see --kiln-help)", arg);
         const char *value = eq ? eq + 1 : NULL;
         if (!value && s->type != OPT_FLAG) {
-            if (i + 1 >= *argc)
+            if (i + 1 >= argc)
                 return KILN_ERROR(KILN_ERR_INVAL, "option %s needs a value", arg);
             value = args[++i];
         }
         KILN_CHECK(st, apply(o, s, value, "command line"), fail);
     }
-    *argc = kept;
-    args[kept] = NULL;
+    *kept_out = kept;
+    return KILN_OK;
+fail:
+    return st;
+}
+
+kiln_status kiln__options_parse(kiln__options *o, int *argc, char ***argv)
+{
+    /* Everything is applied to a copy and argv is read-only until every
+     * option proved valid: a failed parse changes neither. */
+    kiln__options next = *o;
+    kiln_status st;
+    int kept = 0;
+    for (size_t i = 0; i < NSPECS; i++) {
+        const char *value = getenv(specs[i].env);
+        if (value && *value)
+            KILN_CHECK(st, apply(&next, &specs[i], value, specs[i].env), fail);
+    }
+    /* argc 0 (an empty argv) has no argv[1] to write the NULL into. */
+    bool have_args = argc && argv && *argv && *argc >= 1;
+    if (have_args)
+        KILN_CHECK(st, scan_args(&next, *argc, *argv, false, &kept), fail);
+    *o = next;
+    if (have_args) {
+        KILN_CHECK(st, scan_args(&next, *argc, *argv, true, &kept), fail);
+        *argc = kept;
+        (*argv)[kept] = NULL;
+    }
     return KILN_OK;
 fail:
     return st;

@@ -286,7 +286,8 @@ void kiln__plan_describe(kiln__mem *mem, kiln__node *node, const char *sink,
     if (node->nparts && kiln__plan_chain(mem, node, 0, &c) == KILN_OK) {
         for (size_t i = 0; i < c.nsteps && used < size; i++) {
             const kiln__node *n = c.steps[i].node;
-            const char *name = i == 0 && c.resident
+            /* c.owner, not c.resident: the same words on every rank. */
+            const char *name = i == 0 && c.owner >= 0
                                    ? (kiln__node_is_wide(n) ? "shuffled" : "cached")
                                    : kiln__node_name(n->kind);
             int k = snprintf(buf + used, size - used, "%s%s", i ? ">" : "", name);

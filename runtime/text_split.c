@@ -189,10 +189,14 @@ kiln_status kiln__text_split(const char *const *paths, size_t npaths,
     for (size_t f = 0; f < l.n; f++) {
         uint64_t size = l.sizes[f];
         uint64_t parts = size <= split_bytes ? 1 : (size + split_bytes - 1) / split_bytes;
-        /* Equal ranges, so the last one is not a sliver. */
+        /* Equal ranges, so the last one is not a sliver; the first
+         * size % parts ranges take one byte more. Written without size * k,
+         * which overflows for huge files cut small. */
+        uint64_t base = size / parts, extra = size % parts, begin = 0;
         for (uint64_t k = 0; k < parts; k++) {
-            uint64_t begin = size * k / parts, end = size * (k + 1) / parts;
-            s->splits[s->nsplits++] = (kiln__split){(uint32_t)f, begin, end - begin};
+            uint64_t len = base + (k < extra ? 1 : 0);
+            s->splits[s->nsplits++] = (kiln__split){(uint32_t)f, begin, len};
+            begin += len;
         }
     }
     s->files = l.names;
