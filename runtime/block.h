@@ -21,6 +21,43 @@
  * inline it (8% of a word count in its own frame), so insist. */
 #define KILN__HOT static inline __attribute__((always_inline))
 
+/* Copy len bytes (kiln__copy_short: at most 16). Record fields are mostly short (8-byte numbers, words):
+ * a memcpy with a run-time length is a libc call each (two per emitted
+ * record in a word count, most of kiln_emit's cost), so copies of up to 16
+ * bytes are done with fixed-size moves that overlap, reading nothing
+ * outside [src, src + len). */
+KILN__HOT void kiln__copy_short(unsigned char *dst, const void *src, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    if (len >= 8) { /* 8 to 16 */
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + len - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + len - 8, &b, 8);
+    } else if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + len - 4, &b, 4);
+    } else if (len) {
+        dst[0] = s[0];
+        dst[len / 2] = s[len / 2];
+        dst[len - 1] = s[len - 1];
+    }
+}
+
+KILN__HOT void kiln__copy(unsigned char *dst, const void *src, size_t len)
+{
+    if (len == 8)
+        memcpy(dst, src, 8);
+    else if (len <= 16)
+        kiln__copy_short(dst, src, len);
+    else
+        memcpy(dst, src, len);
+}
+
 typedef struct kiln__column {
     unsigned char *data; /* fixed: n * width bytes; variable: the heap */
     size_t len, cap;     /* bytes used / allocated in data */
@@ -73,8 +110,7 @@ KILN__HOT void kiln__column_put(kiln__block *b, kiln__column *c,
 {
     if (!c->present)
         return;
-    if (len)
-        memcpy(c->data + c->len, p, len);
+    kiln__copy(c->data + c->len, p, len);
     c->len += len;
     if (c->variable)
         c->offs[b->n + 1] = c->len;

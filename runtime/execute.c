@@ -29,6 +29,7 @@ struct kiln_emitter {
     bool have_column;
     size_t emitted;          /* records emitted by the current callback */
     kiln_status sticky;      /* first failure downstream of this emitter */
+    kiln__sink *direct;      /* last step into a record-at-a-time sink */
 };
 
 typedef struct step_state {
@@ -118,6 +119,14 @@ kiln_status kiln_emit(kiln_emitter *out, const void *key, size_t key_len,
         if ((st = check_len(&out->schema->key, key_len, "key")) != KILN_OK ||
             (st = check_len(&out->schema->value, value_len, "value")) != KILN_OK)
             goto fail;
+    }
+    if (out->direct) {
+        /* No buffer: the sink takes the record while it is in the cache. */
+        if ((st = out->direct->consume_record(out->direct, key, key_len, value,
+                                              value_len)) != KILN_OK)
+            goto fail;
+        out->emitted++;
+        return KILN_OK;
     }
     if ((st = kiln__block_append(&out->out, key, key_len, value, value_len)) != KILN_OK)
         goto fail;
@@ -475,6 +484,8 @@ static kiln_status pipeline_init(pipeline *pipe)
         if ((st = kiln__block_init(&em->out, mem, &s->node->schema)) != KILN_OK)
             return st;
         s->em_ready = true;
+        if (k + 1 == pipe->nsteps && !s->tee && pipe->sink->consume_record)
+            em->direct = pipe->sink;
         if (em->mode != EMIT_RECORDS) {
             kiln_schema col = {KILN_T_NONE, em->mode == EMIT_KEYS
                                                 ? s->node->schema.key

@@ -23,6 +23,11 @@ struct kiln__sink {
     /* complete: the partition's output ended normally (not stopped, no
      * failure). Called after a successful begin, whatever happened. */
     kiln_status (*end)(kiln__sink *s, uint32_t partition, bool complete);
+    /* Optional: take one record as the last step emits it, instead of a
+     * batch (only sinks that never stop a task early). The record is
+     * borrowed for the call. */
+    kiln_status (*consume_record)(kiln__sink *s, const void *key, size_t key_len,
+                                  const void *value, size_t value_len);
 };
 
 /* Called between batches so the master can answer task requests. */

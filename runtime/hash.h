@@ -43,6 +43,19 @@ static inline uint64_t kiln__hash_key(const kiln_type *t, const void *key,
     return XXH3_64bits(key, len);
 }
 
+/* Hash one record for placement: its key (by the schema, even when empty),
+ * then, for distinct or keyless datasets, its value seeded with that. */
+static inline uint64_t kiln__hash_record(const kiln_schema *s, const void *key,
+                                         size_t key_len, const void *value,
+                                         size_t value_len, bool with_values)
+{
+    bool keyed = s->key.kind != KILN_KIND_NONE;
+    uint64_t h = keyed ? kiln__hash_key(&s->key, key, key_len) : 0;
+    if (with_values || !keyed)
+        h = XXH3_64bits_withSeed(value, value_len, h);
+    return h;
+}
+
 /* Hash the keys of records [from, to) of b into out[0 .. to - from). With
  * with_values, the value is hashed too (distinct keys whole records). */
 void kiln__hash_batch(const kiln_schema *s, const kiln_batch *b, size_t from,

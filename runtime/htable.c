@@ -1,13 +1,15 @@
-/* runtime/htable.c: linear probing at load factor <= 1/2. The table is the
- * map-side combiner of reduce_by_key and the reducer behind it, so its
- * lookup is the hot path of a word count: keep it branch-light. */
+/* runtime/htable.c: linear probing over 32-byte slots at load factor <= 1/2.
+ * The table is the map-side combiner of reduce_by_key and the reducer
+ * behind it, so its lookup is the hot path of a word count: a probe compares
+ * the tag and the 16 inline key bytes as two 64-bit words and touches the
+ * entry block only for long keys, user compare functions and distinct. */
 #include "runtime/htable.h"
 
 enum { MIN_SLOTS = 64 };
 
 static kiln_status alloc_slots(kiln__htable *t, size_t nslots)
 {
-    uint64_t *slots = kiln__mem_calloc(t->mem, nslots, sizeof *slots);
+    kiln__slot *slots = kiln__mem_calloc(t->mem, nslots, sizeof *slots);
     if (!slots)
         return KILN_ERROR(KILN_ERR_NOMEM, "hash table of %zu slots", nslots);
     kiln__mem_free(t->mem, t->slots);
@@ -27,11 +29,36 @@ kiln_status kiln__htable_init(kiln__htable *t, kiln__mem *mem,
     kiln_status st = kiln__block_init(&t->entries, mem, schema);
     if (st != KILN_OK)
         return st;
+    const kiln__column *k = &t->entries.key;
+    bool user_compare = schema->key.kind == KILN_KIND_FIXED && schema->key.compare;
+    t->inline_keys = !user_compare &&
+                     (k->variable || !k->present || k->width <= KILN__SLOT_KEY);
     size_t nslots = kiln__mem_grow(MIN_SLOTS, 2 * expected, MIN_SLOTS);
     st = alloc_slots(t, nslots);
     if (st != KILN_OK)
         kiln__block_release(&t->entries);
     return st;
+}
+
+bool kiln__htable_inline_values(kiln__htable *t)
+{
+    const kiln__column *v = &t->entries.value;
+    if (t->entries.n || t->match_values || v->variable || v->width > 8)
+        return false;
+    t->inline_values = true;
+    return true;
+}
+
+void kiln__htable_flush_values(kiln__htable *t)
+{
+    if (!t->inline_values || !t->values_stale)
+        return;
+    size_t w = t->entries.value.width;
+    for (size_t i = 0; i < t->nslots; i++)
+        if (t->slots[i].index)
+            memcpy(t->entries.value.data + (t->slots[i].index - 1) * w,
+                   &t->slots[i].value, w);
+    t->values_stale = false;
 }
 
 void kiln__htable_release(kiln__htable *t)
@@ -48,30 +75,30 @@ void kiln__htable_clear(kiln__htable *t)
 {
     kiln__block_clear(&t->entries);
     memset(t->slots, 0, t->nslots * sizeof *t->slots);
+    t->values_stale = false;
 }
 
 size_t kiln__htable_bytes(const kiln__htable *t)
 {
     return t->entries.key.cap + t->entries.value.cap +
            8 * (t->entries.key.offs_cap + t->entries.value.offs_cap) +
-           8 * t->nslots;
+           sizeof(kiln__slot) * t->nslots;
 }
 
 static kiln_status grow(kiln__htable *t)
 {
     size_t nslots = t->nslots * 2;
-    uint64_t *slots = kiln__mem_calloc(t->mem, nslots, sizeof *slots);
+    kiln__slot *slots = kiln__mem_calloc(t->mem, nslots, sizeof *slots);
     if (!slots)
         return KILN_ERROR(KILN_ERR_NOMEM, "hash table of %zu slots", nslots);
     size_t mask = nslots - 1;
     for (size_t i = 0; i < t->nslots; i++) {
-        uint64_t s = t->slots[i];
-        if (!s)
+        if (!t->slots[i].index)
             continue;
-        size_t pos = (size_t)(s >> 32) & mask;
-        while (slots[pos])
+        size_t pos = (size_t)t->slots[i].tag & mask;
+        while (slots[pos].index)
             pos = (pos + 1) & mask;
-        slots[pos] = s;
+        slots[pos] = t->slots[i];
     }
     kiln__mem_free(t->mem, t->slots);
     t->slots = slots;
@@ -87,12 +114,6 @@ static bool column_equal(const kiln__column *c, size_t i, const void *p,
     if (c->variable) {
         uint64_t a = c->offs[i], b = c->offs[i + 1];
         return b - a == len && memcmp(c->data + a, p, len) == 0;
-    }
-    if (c->width == 8) {
-        uint64_t x, y;
-        memcpy(&x, c->data + i * 8, 8);
-        memcpy(&y, p, 8);
-        return x == y;
     }
     return memcmp(c->data + i * c->width, p, c->width) == 0;
 }
@@ -112,31 +133,34 @@ static bool entry_equal(const kiln__htable *t, size_t i, const void *key,
            column_equal(&t->entries.value, i, value, value_len);
 }
 
-kiln_status kiln__htable_upsert(kiln__htable *t, uint64_t hash,
-                                const void *key, size_t key_len,
-                                const void *value, size_t value_len,
-                                size_t *index, bool *inserted)
+/* Probe for the key; on a miss, insert it. Returns the slot. */
+static kiln_status probe(kiln__htable *t, uint64_t hash, const void *key,
+                         size_t key_len, const void *value, size_t value_len,
+                         kiln__slot **out, bool *inserted)
 {
     /* Grow before probing, so an insert never has to be undone. */
-    if (KILN_UNLIKELY(2 * (t->entries.n + 1) > t->nslots)) {
+    if (KILN_UNLIKELY(4 * (t->entries.n + 1) > 3 * t->nslots)) {
         kiln_status st = grow(t);
         if (st != KILN_OK)
             return st;
     }
-    uint64_t tag = kiln__hash_tag(hash);
+    unsigned char k[KILN__SLOT_KEY];
+    bool fits = kiln__htable_slot_key(t, key, key_len, k);
+    /* Inline keys decide equality alone, unless values must match too. */
+    bool decided = fits && !t->match_values;
+    uint32_t tag = kiln__hash_tag(hash);
     size_t mask = t->nslots - 1;
     size_t pos = (size_t)tag & mask;
     for (;;) {
-        uint64_t s = t->slots[pos];
-        if (!s)
+        kiln__slot *s = &t->slots[pos];
+        if (!s->index)
             break;
-        if ((s >> 32) == tag) {
-            size_t i = (size_t)(s & 0xffffffffu) - 1;
-            if (entry_equal(t, i, key, key_len, value, value_len)) {
-                *index = i;
-                *inserted = false;
-                return KILN_OK;
-            }
+        if (s->tag == tag && (!fits || kiln__slot_key_equal(s, k)) &&
+            (decided || entry_equal(t, s->index - 1, key, key_len, value,
+                                    value_len))) {
+            *out = s;
+            *inserted = false;
+            return KILN_OK;
         }
         pos = (pos + 1) & mask;
     }
@@ -147,8 +171,41 @@ kiln_status kiln__htable_upsert(kiln__htable *t, uint64_t hash,
         kiln__block_append(&t->entries, key, key_len, value, value_len);
     if (st != KILN_OK)
         return st;
-    t->slots[pos] = (tag << 32) | (uint64_t)(i + 1);
-    *index = i;
+    kiln__slot *s = &t->slots[pos];
+    s->tag = tag;
+    s->index = (uint32_t)(i + 1);
+    memcpy(s->key, k, KILN__SLOT_KEY);
+    s->value = 0;
+    if (t->inline_values) {
+        memcpy(&s->value, value, value_len);
+        t->values_stale = true;
+    }
+    *out = s;
     *inserted = true;
     return KILN_OK;
+}
+
+kiln_status kiln__htable_upsert(kiln__htable *t, uint64_t hash,
+                                const void *key, size_t key_len,
+                                const void *value, size_t value_len,
+                                size_t *index, bool *inserted)
+{
+    kiln__slot *s;
+    kiln_status st = probe(t, hash, key, key_len, value, value_len, &s, inserted);
+    if (st == KILN_OK)
+        *index = s->index - 1;
+    return st;
+}
+
+kiln_status kiln__htable_upsert_acc(kiln__htable *t, uint64_t hash,
+                                    const void *key, size_t key_len,
+                                    const void *value, size_t value_len,
+                                    unsigned char **acc, bool *inserted)
+{
+    kiln__slot *s;
+    kiln_status st = probe(t, hash, key, key_len, value, value_len, &s, inserted);
+    if (st == KILN_OK)
+        *acc = t->inline_values ? (unsigned char *)&s->value
+                                : kiln__htable_value(t, s->index - 1);
+    return st;
 }

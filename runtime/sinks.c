@@ -32,7 +32,7 @@ static kiln_status count_consume(kiln__sink *base, const kiln_batch *b, bool *st
 
 void kiln__count_sink_init(kiln__count_sink *s)
 {
-    s->base = (kiln__sink){no_begin, count_consume, no_end};
+    s->base = (kiln__sink){no_begin, count_consume, no_end, NULL};
     s->count = 0;
 }
 
@@ -52,7 +52,7 @@ static kiln_status foreach_consume(kiln__sink *base, const kiln_batch *b,
 
 void kiln__foreach_sink_init(kiln__foreach_sink *s, kiln_foreach_fn fn, void *arg)
 {
-    s->base = (kiln__sink){no_begin, foreach_consume, no_end};
+    s->base = (kiln__sink){no_begin, foreach_consume, no_end, NULL};
     s->fn = fn;
     s->arg = arg;
 }
@@ -83,7 +83,7 @@ void kiln__aggregate_sink_init(kiln__aggregate_sink *s, unsigned char *slots,
                                size_t size, const void *zero, kiln_seq_fn seq,
                                void *arg, uint32_t lo)
 {
-    s->base = (kiln__sink){aggregate_begin, aggregate_consume, no_end};
+    s->base = (kiln__sink){aggregate_begin, aggregate_consume, no_end, NULL};
     s->slots = slots;
     s->zero = zero;
     s->size = size;
@@ -112,7 +112,7 @@ void kiln__store_sink_init(kiln__store_sink *s, kiln__store *parts,
 {
     /* A stopped partition (take) keeps its first records, which is exactly
      * what take needs; a failed one fails the whole action. */
-    s->base = (kiln__sink){no_begin, store_consume, no_end};
+    s->base = (kiln__sink){no_begin, store_consume, no_end, NULL};
     s->parts = parts;
     s->lo = lo;
     s->limit = limit;
@@ -155,7 +155,7 @@ static kiln_status save_end(kiln__sink *base, uint32_t p, bool complete)
 void kiln__save_sink_init(kiln__save_sink *s, kiln__mem *mem, const char *dir,
                           const kiln_schema *schema)
 {
-    s->base = (kiln__sink){save_begin, save_consume, save_end};
+    s->base = (kiln__sink){save_begin, save_consume, save_end, NULL};
     s->mem = mem;
     s->dir = dir;
     s->schema = *schema;

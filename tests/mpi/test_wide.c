@@ -258,6 +258,66 @@ static kiln_status fixed_to_id(const kiln_batch *in, kiln_emitter *out, void *ar
     return KILN_OK;
 }
 
+/* I64 v -> (STRING of length 1 + key_of(v) % 40 made of 'a' + key_of(v) % 26,
+ * U64 1): keys on both sides of the 15 bytes a table slot holds inline,
+ * each one repeated, so hits and inserts of both kinds are folded. */
+static size_t slot_edge_spell(uint64_t k, char word[64])
+{
+    size_t len = 1 + (size_t)(k % 40);
+    memset(word, 'a' + (int)(k % 26), len);
+    word[0] = (char)('0' + (k / 26) % 10); /* keys of one length differ */
+    return len;
+}
+
+static kiln_status slot_edge_keys(const kiln_batch *in, kiln_emitter *out, void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < in->n; i++) {
+        char word[64];
+        size_t len = slot_edge_spell(key_of(kiln_batch_value_i64(in, i)), word);
+        uint64_t one = 1;
+        kiln_status st = kiln_emit(out, word, len, &one, 8);
+        if (st != KILN_OK)
+            return st;
+    }
+    return KILN_OK;
+}
+
+static void test_reduce_slot_edges(void)
+{
+    t_section("reduce_by_key: STRING keys of 1 to 40 bytes (slot-inline edge)");
+    static uint64_t count[KEYS];
+    memset(count, 0, sizeof count);
+    for (int64_t v = 0; v < N; v++)
+        count[key_of(v)]++;
+    /* Several ids may spell the same key: count by spelling. */
+    t_strv want = {0};
+    static char seen[KEYS];
+    memset(seen, 0, sizeof seen);
+    for (uint64_t k = 0; k < KEYS; k++) {
+        if (!count[k] || seen[k])
+            continue;
+        char word[64], other[64];
+        size_t len = slot_edge_spell(k, word), total = 0;
+        for (uint64_t j = k; j < KEYS; j++) {
+            if (count[j] && slot_edge_spell(j, other) == len &&
+                memcmp(word, other, len) == 0) {
+                total += count[j];
+                seen[j] = 1;
+            }
+        }
+        t_strv_addf(&want, "%.*s\t%llu", (int)len, word, (unsigned long long)total);
+    }
+    kiln_dataset *src = range_ds(0, N, 0), *kv = NULL, *red = NULL;
+    EXPECT_OK(kiln_dataset_flat_map(src, kiln_schema_of(KILN_T_STRING, KILN_T_U64),
+                                    slot_edge_keys, NULL, &kv));
+    EXPECT_OK(kiln_dataset_reduce_by_key(kv, KILN_OP_SUM, NULL, NULL, 0, &red));
+    compare_sorted(red, &want, "STRING keys across the inline limit");
+    kiln_dataset_destroy(&red);
+    kiln_dataset_destroy(&kv);
+    kiln_dataset_destroy(&src);
+}
+
 static void test_reduce_key_kinds(void)
 {
     t_section("reduce_by_key: STRING keys (one empty)");
@@ -674,6 +734,7 @@ int main(int argc, char **argv)
     t_init(&argc, &argv);
     test_reduce_builtin();
     test_reduce_key_kinds();
+    test_reduce_slot_edges();
     test_reduce_custom();
     test_group();
     test_distinct();

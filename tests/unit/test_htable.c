@@ -388,6 +388,87 @@ static void out_of_memory_is_reported(void **state)
     assert_int_equal(m.in_use, 0);
 }
 
+/* Inline values: accumulators live in the slots until flushed; keys around
+ * the 15-byte inline limit are found by find() (inline) or not at all. */
+static void inline_values_fold_in_slots_until_flushed(void **state)
+{
+    (void)state;
+    kiln__mem m;
+    kiln__mem_init(&m);
+    kiln__htable t;
+    assert_int_equal(kiln__htable_init(&t, &m, &STR_U64, false, 0), KILN_OK);
+    assert_true(kiln__htable_inline_values(&t));
+    char key[40];
+    for (size_t len = 1; len <= 30; len++) {
+        memset(key, 'k', len);
+        for (uint64_t rep = 0; rep < 3; rep++) {
+            uint64_t v = len, *acc;
+            bool inserted;
+            assert_int_equal(kiln__htable_upsert_acc(&t, h64(key, len), key, len,
+                                                     &v, 8,
+                                                     (unsigned char **)&acc,
+                                                     &inserted), KILN_OK);
+            assert_int_equal(inserted, rep == 0);
+            if (!inserted) {
+                uint64_t a;
+                memcpy(&a, acc, 8);
+                a += v;
+                memcpy(acc, &a, 8);
+            }
+        }
+    }
+    /* Before the flush the entries still hold the first value... */
+    assert_int_equal(value_at(&t, 9), 10);
+    kiln__htable_flush_values(&t);
+    /* ...after it, the sums. */
+    for (size_t i = 0; i < 30; i++)
+        assert_int_equal(value_at(&t, i), 3 * (i + 1));
+    /* find() sees keys that fit a slot, and only those. */
+    for (size_t len = 1; len <= 30; len++) {
+        unsigned char sk[KILN__SLOT_KEY];
+        memset(key, 'k', len);
+        bool fits = kiln__htable_slot_key(&t, key, len, sk);
+        assert_int_equal(fits, len <= 15);
+        if (fits) {
+            kiln__slot *slot = kiln__htable_find(&t, h64(key, len), sk);
+            assert_non_null(slot);
+            assert_int_equal(slot->index - 1, len - 1);
+        }
+    }
+    unsigned char sk[KILN__SLOT_KEY];
+    assert_true(kiln__htable_slot_key(&t, "kk", 2, sk));
+    assert_null(kiln__htable_find(&t, h64("kkx", 3), sk)); /* other hash */
+    assert_true(kiln__htable_slot_key(&t, "kkkkkkkkkkkkkk", 14, sk));
+    assert_non_null(kiln__htable_find(&t, h64("kkkkkkkkkkkkkk", 14), sk));
+    assert_true(kiln__htable_slot_key(&t, "kkkkkkkkkkkkkkj", 15, sk));
+    assert_null(kiln__htable_find(&t, h64("kkkkkkkkkkkkkkj", 15), sk));
+    kiln__htable_release(&t);
+    assert_int_equal(m.in_use, 0);
+}
+
+/* Inline values are refused where they cannot work. */
+static void inline_values_only_where_they_fit(void **state)
+{
+    (void)state;
+    kiln__mem m;
+    kiln__mem_init(&m);
+    kiln__htable t;
+    assert_int_equal(kiln__htable_init(&t, &m, &STR_STR, false, 0), KILN_OK);
+    assert_false(kiln__htable_inline_values(&t)); /* variable values */
+    kiln__htable_release(&t);
+    assert_int_equal(kiln__htable_init(&t, &m, &U64_U64, true, 0), KILN_OK);
+    assert_false(kiln__htable_inline_values(&t)); /* match_values */
+    kiln__htable_release(&t);
+    assert_int_equal(kiln__htable_init(&t, &m, &U64_U64, false, 0), KILN_OK);
+    uint64_t k = 1;
+    size_t idx;
+    bool inserted;
+    assert_int_equal(kiln__htable_upsert(&t, h64(&k, 8), &k, 8, &k, 8, &idx,
+                                         &inserted), KILN_OK);
+    assert_false(kiln__htable_inline_values(&t)); /* not empty */
+    kiln__htable_release(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +481,8 @@ int main(void)
         cmocka_unit_test(fixed_key_uses_user_compare),
         cmocka_unit_test(clear_empties_and_reuses),
         cmocka_unit_test(out_of_memory_is_reported),
+        cmocka_unit_test(inline_values_fold_in_slots_until_flushed),
+        cmocka_unit_test(inline_values_only_where_they_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
