@@ -284,7 +284,8 @@ static kiln_status map_record(kiln__sink *base, const void *key, size_t key_len,
     e->hash = h;
     e->partition = p;
     e->key_len = (uint32_t)key_len;
-    memcpy(&e->value, value, value_len);
+    e->value = 0;
+    kiln__copy_short((unsigned char *)&e->value, value, value_len); /* <= 8 */
     /* The same bound as map_consume's, checked every 64k records. */
     if (KILN_UNLIKELY((++sh->records & 0xffff) == 0) &&
         tables_bytes(sh) > sh->ctx->opt.combine_bytes) {
