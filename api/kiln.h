@@ -145,8 +145,17 @@ typedef enum kiln_kind {
     KILN_KIND_STRING,   /* variable-length bytes, written as text */
     KILN_KIND_BYTES,    /* variable-length bytes, written as hex */
     KILN_KIND_FIXED,    /* user-defined, exactly `size` bytes */
-    KILN_KIND_LIST      /* group_by_key values: a sequence of `elem` values */
+    KILN_KIND_LIST,     /* group_by_key values: a sequence of `elem` values */
+    KILN_KIND_PAIR      /* join and cogroup values: a left and a right part */
 } kiln_kind;
+
+/* One side of a PAIR: a scalar kind, or a LIST of elem_kind. */
+typedef struct kiln_part {
+    kiln_kind kind;
+    size_t size;         /* bytes when fixed, else 0 */
+    kiln_kind elem_kind; /* LIST only */
+    size_t elem_size;    /* LIST only: element size, 0 if variable */
+} kiln_part;
 
 /* Hash `size` bytes of one fixed-size record. Must give the same result on
  * every rank for equal records. `arg` is kiln_type.arg. */
@@ -166,6 +175,7 @@ typedef struct kiln_type {
     void *arg;               /* passed to hash and compare; borrowed */
     kiln_kind elem_kind;     /* LIST only: the kind of each element */
     size_t elem_size;        /* LIST only: element size, 0 if variable */
+    kiln_part left, right;   /* PAIR only: what each side holds */
 } kiln_type;
 
 #define KILN_T_NONE ((kiln_type){.kind = KILN_KIND_NONE})
@@ -178,7 +188,13 @@ typedef struct kiln_type {
 static inline kiln_type kiln_type_fixed(size_t size, kiln_hash_fn hash,
                                         kiln_compare_fn compare, void *arg)
 {
-    kiln_type t = {KILN_KIND_FIXED, size, hash, compare, arg, KILN_KIND_NONE, 0};
+    kiln_type t;
+    memset(&t, 0, sizeof t);
+    t.kind = KILN_KIND_FIXED;
+    t.size = size;
+    t.hash = hash;
+    t.compare = compare;
+    t.arg = arg;
     return t;
 }
 
@@ -317,6 +333,32 @@ static inline bool kiln_list_next(kiln_list_iter *it, const void **elem,
     return true;
 }
 
+/* Reading a PAIR value (join, cogroup): each side is present or absent (an
+ * outer join's missing side). Encoding: two uint64_t lengths (UINT64_MAX
+ * for an absent side), then the left bytes, then the right bytes. */
+typedef struct kiln_pair {
+    const void *left, *right;
+    size_t left_len, right_len;
+    bool has_left, has_right;
+} kiln_pair;
+
+static inline kiln_pair kiln_pair_get(const void *value, size_t len)
+{
+    kiln_pair p;
+    uint64_t l, r;
+    const unsigned char *v = (const unsigned char *)value;
+    (void)len;
+    memcpy(&l, v, 8);
+    memcpy(&r, v + 8, 8);
+    p.has_left = l != UINT64_MAX;
+    p.has_right = r != UINT64_MAX;
+    p.left_len = p.has_left ? (size_t)l : 0;
+    p.right_len = p.has_right ? (size_t)r : 0;
+    p.left = v + 16;
+    p.right = v + 16 + p.left_len;
+    return p;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Emitters: where callbacks produce records                                 */
 /* ------------------------------------------------------------------------ */
@@ -427,6 +469,16 @@ KILN_API kiln_status kiln_text_files(kiln_context *ctx,
                                      const char *const *paths, size_t npaths,
                                      kiln_dataset **out);
 
+/* Fixed-size records from binary files (a file, a directory or a glob, as
+ * for text): each record is the key's bytes then the value's, both of the
+ * schema's fixed-size types (e.g. TeraSort's 10-byte key and 90-byte
+ * value). Files are cut at record boundaries near --kiln-split-bytes; a
+ * file whose size is not a multiple of the record size is an error naming
+ * it. paths: borrowed. */
+KILN_API kiln_status kiln_binary_files(kiln_context *ctx,
+                                       const char *const *paths, size_t npaths,
+                                       kiln_schema schema, kiln_dataset **out);
+
 /* A dataset of the master's records in `in` (other ranks may pass NULL):
  * broadcast once, now (this call communicates), then cut into `nparts`
  * partitions of consecutive records (0: --kiln-partitions).
@@ -491,6 +543,126 @@ KILN_API kiln_status kiln_dataset_group_by_key(kiln_dataset *ds,
 KILN_API kiln_status kiln_dataset_distinct(kiln_dataset *ds, uint32_t nparts,
                                            kiln_dataset **out);
 
+/* ---- partitioning and order ---- */
+
+typedef enum kiln_partitioner {
+    KILN_PARTITION_HASH = 0, /* by a hash of the key (reduce_by_key's) */
+    KILN_PARTITION_RANGE     /* by key order: sampled splitters, as sort */
+} kiln_partitioner;
+
+/* Records moved to partitions by key with the given partitioner; records
+ * keep their order of arrival within a partition. */
+KILN_API kiln_status kiln_dataset_partition_by(kiln_dataset *ds,
+                                               kiln_partitioner how,
+                                               uint32_t nparts,
+                                               kiln_dataset **out);
+/* Spread records evenly over nparts partitions (any dataset, keyed or not):
+ * record i of input partition p goes to partition (p + i) % nparts. */
+KILN_API kiln_status kiln_dataset_repartition(kiln_dataset *ds, uint32_t nparts,
+                                              kiln_dataset **out);
+/* Fewer partitions without a shuffle: output partition q is input
+ * partitions [q * P / nparts, (q + 1) * P / nparts) one after the other.
+ * With nparts >= P this is the dataset itself (use repartition to grow). */
+KILN_API kiln_status kiln_dataset_coalesce(kiln_dataset *ds, uint32_t nparts,
+                                           kiln_dataset **out);
+
+/* Order of keys: the kind's natural order (numbers by value, STRING/BYTES
+ * and FIXED by bytes, shorter first on a common prefix), the key type's
+ * compare function when it has one, or `compare` when given (arg passed to
+ * it). Records with equal keys are ordered by value bytes, so a sort is the
+ * same at any number of ranks. */
+typedef struct kiln_order {
+    bool descending;
+    kiln_compare_fn compare; /* optional, overrides the key type's */
+    void *arg;
+} kiln_order;
+
+/* Globally sorted: partition 0 holds the first keys, and each partition is
+ * sorted. The master gathers a sample of keys from every rank and picks
+ * splitters; ranks then exchange records and sort their partitions (radix
+ * sort for U64, I64, F64 and FIXED keys without a compare function). A key
+ * shared by many records is split across partitions by value.
+ *   order: borrowed, may be NULL (ascending). */
+KILN_API kiln_status kiln_dataset_sort_by_key(kiln_dataset *ds,
+                                              const kiln_order *order,
+                                              uint32_t nparts,
+                                              kiln_dataset **out);
+
+/* ---- joins (values become PAIRs: read them with kiln_pair_get) ---- */
+
+typedef enum kiln_join {
+    KILN_JOIN_INNER = 0,
+    KILN_JOIN_LEFT_OUTER,
+    KILN_JOIN_RIGHT_OUTER,
+    KILN_JOIN_FULL_OUTER
+} kiln_join;
+
+/* (k, v) in a and (k, w) in b give (k, PAIR(v, w)) for every matching pair;
+ * outer joins keep unmatched records with the other side absent. The keys'
+ * types must be equal. When one side's input is smaller than
+ * --kiln-broadcast-bytes (estimated from the inputs it reads), it is sent
+ * to every rank and the other side is joined where it is, without a
+ * shuffle (not for the side an outer join must keep); otherwise both are
+ * hash-partitioned into nparts partitions (0: the larger side's count).
+ * The job log says which strategy ran. */
+KILN_API kiln_status kiln_dataset_join(kiln_dataset *a, kiln_dataset *b,
+                                       kiln_join kind, uint32_t nparts,
+                                       kiln_dataset **out);
+/* One record per key of either side: (k, PAIR(LIST of a's values, LIST of
+ * b's values)), a side's list empty where it has no such key. */
+KILN_API kiln_status kiln_dataset_cogroup(kiln_dataset *a, kiln_dataset *b,
+                                          uint32_t nparts, kiln_dataset **out);
+/* The records of a whose key is not in b. */
+KILN_API kiln_status kiln_dataset_subtract_by_key(kiln_dataset *a,
+                                                  kiln_dataset *b,
+                                                  uint32_t nparts,
+                                                  kiln_dataset **out);
+
+/* ---- per-key aggregation ---- */
+
+/* (k, U64 number of records with key k). */
+KILN_API kiln_status kiln_dataset_count_by_key(kiln_dataset *ds,
+                                               uint32_t nparts,
+                                               kiln_dataset **out);
+/* reduce_by_key, then fn(zero, result) once per key: the zero is applied
+ * exactly once per key, whatever the partitioning. zero: borrowed (copied),
+ * value_size bytes. Values must be fixed-size. */
+KILN_API kiln_status kiln_dataset_fold_by_key(kiln_dataset *ds,
+                                              const void *zero, kiln_op op,
+                                              kiln_reduce_fn fn, void *arg,
+                                              uint32_t nparts,
+                                              kiln_dataset **out);
+/* aggregate_by_key's fold: for i < in->n, in order, fold the value of
+ * record i into the accumulator acc[i] (several acc[i] may be the same). */
+typedef kiln_status (*kiln_fold_fn)(void *const *acc, const kiln_batch *in,
+                                    void *arg);
+/* Per key, an accumulator of acc_type (fixed-size) starting as a copy of
+ * zero: seq folds values into accumulators, comb merges accumulators (as a
+ * kiln_reduce_fn over acc_type). Result: (k, accumulator). zero: borrowed
+ * (copied). */
+KILN_API kiln_status kiln_dataset_aggregate_by_key(kiln_dataset *ds,
+                                                   kiln_type acc_type,
+                                                   const void *zero,
+                                                   kiln_fold_fn seq,
+                                                   kiln_reduce_fn comb,
+                                                   void *arg, uint32_t nparts,
+                                                   kiln_dataset **out);
+
+/* ---- sampling and numbering ---- */
+
+/* Each record kept with probability fraction (with_replacement: a Poisson
+ * number of copies with mean fraction). Decided per record from (seed,
+ * partition, position), so the sample is the same at any number of ranks. */
+KILN_API kiln_status kiln_dataset_sample(kiln_dataset *ds, bool with_replacement,
+                                         double fraction, uint64_t seed,
+                                         kiln_dataset **out);
+/* (U64 index, value): records numbered 0, 1, ... in partition order (the
+ * old key is dropped). Needs each partition's record count: counted now
+ * (collective, one pass) unless every partition is cached, whose counts
+ * are known. */
+KILN_API kiln_status kiln_dataset_zip_with_index(kiln_dataset *ds,
+                                                 kiln_dataset **out);
+
 /* Keep each partition in memory (on the rank that computed it) the first
  * time an action computes it, and reuse it in later actions. Returns ds. */
 KILN_API kiln_dataset *kiln_dataset_cache(kiln_dataset *ds);
@@ -522,6 +694,12 @@ KILN_API kiln_status kiln_dataset_take(kiln_dataset *ds, size_t n,
 /* The records, as one batch view owned by the collection. */
 KILN_API const kiln_batch *kiln_collection_batch(const kiln_collection *c);
 KILN_API void kiln_collection_destroy(kiln_collection **c);
+
+/* The first n records in `order` (ascending by default; top = descending),
+ * on every rank, in that order. order: borrowed, may be NULL. */
+KILN_API kiln_status kiln_dataset_take_ordered(kiln_dataset *ds, size_t n,
+                                               const kiln_order *order,
+                                               kiln_collection **out);
 
 /* Reduce all values with op (or fn) into result (value_size bytes, owned by
  * the caller), identical on every rank. KILN_ERR_EMPTY for no records.
@@ -561,6 +739,11 @@ typedef struct kiln_save_options {
  *   dir, opts: borrowed; opts may be NULL. */
 KILN_API kiln_status kiln_dataset_save_text(kiln_dataset *ds, const char *dir,
                                             const kiln_save_options *opts);
+
+/* As save_text, but records are written raw: key bytes then value bytes,
+ * which kiln_binary_files() reads back. Fixed-size types only. */
+KILN_API kiln_status kiln_dataset_save_binary(kiln_dataset *ds, const char *dir,
+                                              const kiln_save_options *opts);
 
 /* ------------------------------------------------------------------------ */
 /* Shared variables                                                          */

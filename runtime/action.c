@@ -468,17 +468,22 @@ void kiln_collection_destroy(kiln_collection **c)
 
 /* ---- save_text ---- */
 
-kiln_status kiln_dataset_save_text(kiln_dataset *ds, const char *dir,
-                                   const kiln_save_options *opts)
+static kiln_status save(kiln_dataset *ds, const char *dir,
+                        const kiln_save_options *opts, bool raw)
 {
     kiln_context *ctx;
     kiln_status st = begin(ds, &ctx);
     if (st != KILN_OK)
         return st;
+    const char *name = raw ? "save_binary" : "save_text";
     char staging[4200] = "";
     bool overwrite = opts && opts->overwrite;
+    const kiln_schema *s = &ds->node.schema;
     if (!dir || !*dir)
-        return end(ctx, KILN_ERROR(KILN_ERR_INVAL, "save_text: no directory"));
+        return end(ctx, KILN_ERROR(KILN_ERR_INVAL, "%s: no directory", name));
+    if (raw && (kiln__type_variable(&s->key) || kiln__type_variable(&s->value)))
+        return end(ctx, KILN_ERROR(KILN_ERR_INVAL,
+                                   "save_binary: keys and values must be fixed-size"));
     /* Refuse before computing anything when the output exists. */
     if (ctx->rank == 0)
         st = kiln__output_prepare(dir, overwrite, ctx->job_id, staging,
@@ -487,13 +492,13 @@ kiln_status kiln_dataset_save_text(kiln_dataset *ds, const char *dir,
         return end(ctx, st);
     KILN_CHECK(st, KILN_MPI(MPI_Bcast(staging, sizeof staging, MPI_CHAR, 0,
                                       ctx->comm)), fail);
-    st = kiln__schedule_prepare(ctx, &ds->node, "save_text");
+    st = kiln__schedule_prepare(ctx, &ds->node, name);
     kiln__save_sink sink;
-    kiln__save_sink_init(&sink, &ctx->mem, staging, &ds->node.schema);
+    kiln__save_sink_init(&sink, &ctx->mem, staging, &ds->node.schema, raw);
     kiln__stage_totals totals;
     if (st == KILN_OK)
         st = kiln__schedule_stage(ctx, &ds->node, 0, ds->node.nparts, &sink.base,
-                                  "save_text", &totals);
+                                  name, &totals);
     /* Only the master moves the output into place, after everyone is done. */
     if (ctx->rank == 0) {
         if (st == KILN_OK)
@@ -505,4 +510,16 @@ kiln_status kiln_dataset_save_text(kiln_dataset *ds, const char *dir,
     return end(ctx, st);
 fail:
     kiln__abort(ctx, kiln__error_message());
+}
+
+kiln_status kiln_dataset_save_text(kiln_dataset *ds, const char *dir,
+                                   const kiln_save_options *opts)
+{
+    return save(ds, dir, opts, false);
+}
+
+kiln_status kiln_dataset_save_binary(kiln_dataset *ds, const char *dir,
+                                     const kiln_save_options *opts)
+{
+    return save(ds, dir, opts, true);
 }

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define KILN_DATASET_IMPL
+#include "runtime/dataset_impl.h"
 #include "runtime/error.h"
-#include "runtime/node.h"
 
 static const char *names[KILN__NODE_NKINDS] = {
     [KILN__NODE_TEXT] = "text_file",
@@ -22,6 +23,11 @@ static const char *names[KILN__NODE_NKINDS] = {
     [KILN__NODE_REDUCE_BY_KEY] = "reduce_by_key",
     [KILN__NODE_GROUP_BY_KEY] = "group_by_key",
     [KILN__NODE_DISTINCT] = "distinct",
+    [KILN__NODE_BINARY] = "binary_files",
+    [KILN__NODE_PARTITION] = "partition_by",
+    [KILN__NODE_SORT] = "sort_by_key",
+    [KILN__NODE_JOIN] = "join",
+    [KILN__NODE_COALESCE] = "coalesce",
 };
 
 const char *kiln__node_name(kiln__node_kind kind)
@@ -51,28 +57,29 @@ static kiln_status check_type(const kiln_type *t, bool may_be_none,
     case KILN_KIND_STRING:
     case KILN_KIND_BYTES:
     case KILN_KIND_LIST:
+    case KILN_KIND_PAIR:
         return KILN_OK;
     }
     return KILN_ERROR(KILN_ERR_INVAL, "%s type: unknown kind %d", what,
                       (int)t->kind);
 }
 
-static kiln_status check_schema(const kiln_schema *s)
+kiln_status kiln__ds_check_schema(const kiln_schema *s)
 {
     kiln_status st = check_type(&s->key, true, "key");
     return st != KILN_OK ? st : check_type(&s->value, false, "value");
 }
 
-static bool type_equal(const kiln_type *a, const kiln_type *b)
+bool kiln__ds_type_equal(const kiln_type *a, const kiln_type *b)
 {
     return a->kind == b->kind && a->size == b->size &&
            a->elem_kind == b->elem_kind && a->elem_size == b->elem_size;
 }
 
-static kiln_status node_new(kiln_context *ctx, kiln__node_kind kind,
-                            const kiln_schema *schema, kiln__node **out)
+kiln_status kiln__ds_new(kiln_context *ctx, kiln__node_kind kind,
+                         const kiln_schema *schema, kiln__node **out)
 {
-    kiln_status st = check_schema(schema);
+    kiln_status st = kiln__ds_check_schema(schema);
     if (st != KILN_OK)
         return st;
     /* Plain calloc, not the context's accountant: a handle may outlive its
@@ -153,7 +160,9 @@ void kiln__resident_destroy(kiln__mem *mem, kiln__resident **rp)
 static void node_release_data(kiln__node *n)
 {
     kiln__mem *mem = n->ctx ? &n->ctx->mem : NULL;
-    if (n->kind == KILN__NODE_TEXT) {
+    free(n->owned_arg);
+    n->owned_arg = NULL;
+    if (kiln__node_is_file_source(n)) {
         text_paths_free(n->u.text.paths, n->u.text.npaths);
         n->u.text.paths = NULL;
         n->u.text.npaths = 0;
@@ -206,7 +215,7 @@ kiln_schema kiln_dataset_schema(const kiln_dataset *ds)
     return ds->node.schema;
 }
 
-static kiln_status check_live(const kiln_dataset *ds)
+kiln_status kiln__ds_check_live(const kiln_dataset *ds)
 {
     if (!ds)
         return KILN_ERROR(KILN_ERR_INVAL, "dataset is NULL");
@@ -215,8 +224,8 @@ static kiln_status check_live(const kiln_dataset *ds)
     return KILN_OK;
 }
 
-static kiln_status finish(kiln_context *ctx, kiln_status st, kiln__node *n,
-                          kiln_dataset **out)
+kiln_status kiln__ds_finish(kiln_context *ctx, kiln_status st, kiln__node *n,
+                            kiln_dataset **out)
 {
     if (st == KILN_OK)
         *out = (kiln_dataset *)n;
@@ -225,8 +234,11 @@ static kiln_status finish(kiln_context *ctx, kiln_status st, kiln__node *n,
 
 /* ---- sources ---- */
 
-kiln_status kiln_text_files(kiln_context *ctx, const char *const *paths,
-                            size_t npaths, kiln_dataset **out)
+/* text_files and binary_files: the paths are kept, listed and split by the
+ * master when an action first needs them. */
+static kiln_status file_source(kiln_context *ctx, kiln__node_kind kind,
+                               const kiln_schema *s, const char *const *paths,
+                               size_t npaths, kiln_dataset **out)
 {
     if (!ctx || !out)
         return KILN_ERR_INVAL;
@@ -234,8 +246,9 @@ kiln_status kiln_text_files(kiln_context *ctx, const char *const *paths,
     kiln_status st = KILN_OK;
     kiln__node *n = NULL;
     char **copy = NULL;
+    const char *what = kiln__node_name(kind);
     if (!paths || npaths == 0) {
-        st = KILN_ERROR(KILN_ERR_INVAL, "text_file: no input paths");
+        st = KILN_ERROR(KILN_ERR_INVAL, "%s: no input paths", what);
         goto done;
     }
     copy = calloc(npaths, sizeof *copy);
@@ -245,22 +258,44 @@ kiln_status kiln_text_files(kiln_context *ctx, const char *const *paths,
     }
     for (size_t i = 0; i < npaths; i++) {
         if (!paths[i] || !*paths[i]) {
-            st = KILN_ERROR(KILN_ERR_INVAL, "text_file: empty path (input %zu)", i + 1);
+            st = KILN_ERROR(KILN_ERR_INVAL, "%s: empty path (input %zu)", what, i + 1);
             goto done;
         }
         if (!(copy[i] = strdup(paths[i]))) {
-            st = KILN_ERROR(KILN_ERR_NOMEM, "text_file paths");
+            st = KILN_ERROR(KILN_ERR_NOMEM, "%s paths", what);
             goto done;
         }
     }
-    kiln_schema s = {KILN_T_NONE, KILN_T_STRING};
-    KILN_CHECK(st, node_new(ctx, KILN__NODE_TEXT, &s, &n), done);
+    KILN_CHECK(st, kiln__ds_new(ctx, kind, s, &n), done);
     n->u.text.paths = copy;
     n->u.text.npaths = npaths;
     copy = NULL;
 done:
     text_paths_free(copy, npaths);
-    return finish(ctx, st, n, out);
+    return kiln__ds_finish(ctx, st, n, out);
+}
+
+kiln_status kiln_text_files(kiln_context *ctx, const char *const *paths,
+                            size_t npaths, kiln_dataset **out)
+{
+    kiln_schema s = {KILN_T_NONE, KILN_T_STRING};
+    return file_source(ctx, KILN__NODE_TEXT, &s, paths, npaths, out);
+}
+
+kiln_status kiln_binary_files(kiln_context *ctx, const char *const *paths,
+                              size_t npaths, kiln_schema schema,
+                              kiln_dataset **out)
+{
+    if (!ctx || !out)
+        return KILN_ERR_INVAL;
+    if (kiln__type_variable(&schema.key) || kiln__type_variable(&schema.value) ||
+        schema.value.size == 0) {
+        kiln__api_begin(ctx);
+        return kiln__api_end(ctx, KILN_ERROR(KILN_ERR_INVAL,
+                                             "binary_files: key and value must be "
+                                             "fixed-size types"));
+    }
+    return file_source(ctx, KILN__NODE_BINARY, &schema, paths, npaths, out);
 }
 
 kiln_status kiln_text_file(kiln_context *ctx, const char *path,
@@ -276,7 +311,7 @@ kiln_status kiln_parallelize(kiln_context *ctx, kiln_schema schema,
     if (!ctx || !out)
         return KILN_ERR_INVAL;
     kiln__api_begin(ctx);
-    kiln_status st = check_schema(&schema);
+    kiln_status st = kiln__ds_check_schema(&schema);
     kiln__block data;
     bool have_data = false;
     unsigned char *wire = NULL;
@@ -324,14 +359,14 @@ kiln_status kiln_parallelize(kiln_context *ctx, kiln_schema schema,
         }
     }
     KILN_CHECK(st, kiln__error_agree(ctx, st), done);
-    KILN_CHECK(st, node_new(ctx, KILN__NODE_PARALLEL, &schema, &n), done);
+    KILN_CHECK(st, kiln__ds_new(ctx, KILN__NODE_PARALLEL, &schema, &n), done);
     n->nparts = nparts ? nparts : (uint32_t)ctx->opt.partitions;
     kiln__block_move(&n->u.par.data, &data);
 done:
     kiln__mem_free(&ctx->mem, wire);
     if (have_data)
         kiln__block_release(&data);
-    return finish(ctx, st, n, out);
+    return kiln__ds_finish(ctx, st, n, out);
 }
 
 kiln_status kiln_range(kiln_context *ctx, int64_t start, int64_t end,
@@ -353,23 +388,23 @@ kiln_status kiln_range(kiln_context *ctx, int64_t start, int64_t end,
     else if (step < 0 && end < start)
         count = ((uint64_t)start - (uint64_t)end - 1) / (0 - (uint64_t)step) + 1;
     kiln_schema s = {KILN_T_NONE, KILN_T_I64};
-    KILN_CHECK(st, node_new(ctx, KILN__NODE_RANGE, &s, &n), done);
+    KILN_CHECK(st, kiln__ds_new(ctx, KILN__NODE_RANGE, &s, &n), done);
     n->u.range.start = start;
     n->u.range.step = step;
     n->u.range.count = count;
     n->nparts = nparts ? nparts : (uint32_t)ctx->opt.partitions;
 done:
-    return finish(ctx, st, n, out);
+    return kiln__ds_finish(ctx, st, n, out);
 }
 
 /* ---- narrow transformations ---- */
 
-static kiln_status derive(kiln_dataset *parent, kiln__node_kind kind,
-                          const kiln_schema *schema, kiln__node **out)
+kiln_status kiln__ds_derive(kiln_dataset *parent, kiln__node_kind kind,
+                            const kiln_schema *schema, kiln__node **out)
 {
     kiln__node *p = kiln__node_of(parent);
     kiln__node *n;
-    kiln_status st = node_new(p->ctx, kind, schema, &n);
+    kiln_status st = kiln__ds_new(p->ctx, kind, schema, &n);
     if (st != KILN_OK)
         return st;
     n->parent[0] = p;
@@ -385,7 +420,7 @@ static kiln_status narrow(kiln_dataset *ds, kiln__node_kind kind,
                           kiln_schema schema, kiln_map_fn fn, void *arg,
                           kiln_dataset **out)
 {
-    kiln_status st = check_live(ds);
+    kiln_status st = kiln__ds_check_live(ds);
     if (st != KILN_OK || !out)
         return st != KILN_OK ? st : KILN_ERR_INVAL;
     kiln_context *ctx = ds->node.ctx;
@@ -395,11 +430,11 @@ static kiln_status narrow(kiln_dataset *ds, kiln__node_kind kind,
         st = KILN_ERROR(KILN_ERR_INVAL, "%s: callback is NULL", kiln__node_name(kind));
         goto done;
     }
-    KILN_CHECK(st, derive(ds, kind, &schema, &n), done);
+    KILN_CHECK(st, kiln__ds_derive(ds, kind, &schema, &n), done);
     n->u.map.fn = fn;
     n->u.map.arg = arg;
 done:
-    return finish(ctx, st, n, out);
+    return kiln__ds_finish(ctx, st, n, out);
 }
 
 kiln_status kiln_dataset_map(kiln_dataset *ds, kiln_schema out_schema,
@@ -417,7 +452,7 @@ kiln_status kiln_dataset_flat_map(kiln_dataset *ds, kiln_schema out_schema,
 kiln_status kiln_dataset_key_by(kiln_dataset *ds, kiln_type key_type,
                                 kiln_map_fn fn, void *arg, kiln_dataset **out)
 {
-    kiln_status st = check_live(ds);
+    kiln_status st = kiln__ds_check_live(ds);
     if (st != KILN_OK)
         return st;
     if (key_type.kind == KILN_KIND_NONE) {
@@ -433,7 +468,7 @@ kiln_status kiln_dataset_map_values(kiln_dataset *ds, kiln_type value_type,
                                     kiln_map_fn fn, void *arg,
                                     kiln_dataset **out)
 {
-    kiln_status st = check_live(ds);
+    kiln_status st = kiln__ds_check_live(ds);
     if (st != KILN_OK)
         return st;
     kiln_schema s = {ds->node.schema.key, value_type};
@@ -443,7 +478,7 @@ kiln_status kiln_dataset_map_values(kiln_dataset *ds, kiln_type value_type,
 kiln_status kiln_dataset_filter(kiln_dataset *ds, kiln_filter_fn fn, void *arg,
                                 kiln_dataset **out)
 {
-    kiln_status st = check_live(ds);
+    kiln_status st = kiln__ds_check_live(ds);
     if (st != KILN_OK || !out)
         return st != KILN_OK ? st : KILN_ERR_INVAL;
     kiln_context *ctx = ds->node.ctx;
@@ -453,18 +488,18 @@ kiln_status kiln_dataset_filter(kiln_dataset *ds, kiln_filter_fn fn, void *arg,
         st = KILN_ERROR(KILN_ERR_INVAL, "filter: callback is NULL");
         goto done;
     }
-    KILN_CHECK(st, derive(ds, KILN__NODE_FILTER, &ds->node.schema, &n), done);
+    KILN_CHECK(st, kiln__ds_derive(ds, KILN__NODE_FILTER, &ds->node.schema, &n), done);
     n->u.filter.fn = fn;
     n->u.filter.arg = arg;
 done:
-    return finish(ctx, st, n, out);
+    return kiln__ds_finish(ctx, st, n, out);
 }
 
 kiln_status kiln_dataset_map_partitions(kiln_dataset *ds, kiln_schema out_schema,
                                         kiln_partition_fns fns, void *arg,
                                         kiln_dataset **out)
 {
-    kiln_status st = check_live(ds);
+    kiln_status st = kiln__ds_check_live(ds);
     if (st != KILN_OK || !out)
         return st != KILN_OK ? st : KILN_ERR_INVAL;
     kiln_context *ctx = ds->node.ctx;
@@ -474,19 +509,19 @@ kiln_status kiln_dataset_map_partitions(kiln_dataset *ds, kiln_schema out_schema
         st = KILN_ERROR(KILN_ERR_INVAL, "map_partitions: batch callback is NULL");
         goto done;
     }
-    KILN_CHECK(st, derive(ds, KILN__NODE_MAP_PARTITIONS, &out_schema, &n), done);
+    KILN_CHECK(st, kiln__ds_derive(ds, KILN__NODE_MAP_PARTITIONS, &out_schema, &n), done);
     n->u.mp.fns = fns;
     n->u.mp.arg = arg;
 done:
-    return finish(ctx, st, n, out);
+    return kiln__ds_finish(ctx, st, n, out);
 }
 
 kiln_status kiln_dataset_union(kiln_dataset *a, kiln_dataset *b,
                                kiln_dataset **out)
 {
-    kiln_status st = check_live(a);
+    kiln_status st = kiln__ds_check_live(a);
     if (st == KILN_OK)
-        st = check_live(b);
+        st = kiln__ds_check_live(b);
     if (st != KILN_OK || !out)
         return st != KILN_OK ? st : KILN_ERR_INVAL;
     kiln_context *ctx = a->node.ctx;
@@ -496,27 +531,27 @@ kiln_status kiln_dataset_union(kiln_dataset *a, kiln_dataset *b,
         st = KILN_ERROR(KILN_ERR_INVAL, "union: datasets of different contexts");
         goto done;
     }
-    if (!type_equal(&a->node.schema.key, &b->node.schema.key) ||
-        !type_equal(&a->node.schema.value, &b->node.schema.value)) {
+    if (!kiln__ds_type_equal(&a->node.schema.key, &b->node.schema.key) ||
+        !kiln__ds_type_equal(&a->node.schema.value, &b->node.schema.value)) {
         st = KILN_ERROR(KILN_ERR_INVAL, "union: the two schemas differ");
         goto done;
     }
-    KILN_CHECK(st, derive(a, KILN__NODE_UNION, &a->node.schema, &n), done);
+    KILN_CHECK(st, kiln__ds_derive(a, KILN__NODE_UNION, &a->node.schema, &n), done);
     n->parent[1] = kiln__node_of(b);
     n->nparents = 2;
     b->node.refs++;
     n->nparts = 0; /* a's + b's, once both are known */
 done:
-    return finish(ctx, st, n, out);
+    return kiln__ds_finish(ctx, st, n, out);
 }
 
 /* ---- wide transformations ---- */
 
-static kiln_status wide(kiln_dataset *ds, kiln__node_kind kind,
-                        const kiln_schema *schema, uint32_t nparts,
-                        kiln__node **out)
+kiln_status kiln__ds_wide(kiln_dataset *ds, kiln__node_kind kind,
+                          const kiln_schema *schema, uint32_t nparts,
+                          kiln__node **out)
 {
-    kiln_status st = derive(ds, kind, schema, out);
+    kiln_status st = kiln__ds_derive(ds, kind, schema, out);
     if (st == KILN_OK)
         (*out)->want_parts = nparts;
     return st;
@@ -526,7 +561,7 @@ kiln_status kiln_dataset_reduce_by_key(kiln_dataset *ds, kiln_op op,
                                        kiln_reduce_fn fn, void *arg,
                                        uint32_t nparts, kiln_dataset **out)
 {
-    kiln_status st = check_live(ds);
+    kiln_status st = kiln__ds_check_live(ds);
     if (st != KILN_OK || !out)
         return st != KILN_OK ? st : KILN_ERR_INVAL;
     kiln_context *ctx = ds->node.ctx;
@@ -550,18 +585,18 @@ kiln_status kiln_dataset_reduce_by_key(kiln_dataset *ds, kiln_op op,
     }
     if (st != KILN_OK)
         goto done;
-    KILN_CHECK(st, wide(ds, KILN__NODE_REDUCE_BY_KEY, s, nparts, &n), done);
+    KILN_CHECK(st, kiln__ds_wide(ds, KILN__NODE_REDUCE_BY_KEY, s, nparts, &n), done);
     n->u.reduce.op = op;
     n->u.reduce.fn = fn;
     n->u.reduce.arg = arg;
 done:
-    return finish(ctx, st, n, out);
+    return kiln__ds_finish(ctx, st, n, out);
 }
 
 kiln_status kiln_dataset_group_by_key(kiln_dataset *ds, uint32_t nparts,
                                       kiln_dataset **out)
 {
-    kiln_status st = check_live(ds);
+    kiln_status st = kiln__ds_check_live(ds);
     if (st != KILN_OK || !out)
         return st != KILN_OK ? st : KILN_ERR_INVAL;
     kiln_context *ctx = ds->node.ctx;
@@ -580,23 +615,23 @@ kiln_status kiln_dataset_group_by_key(kiln_dataset *ds, uint32_t nparts,
                                .elem_kind = in->value.kind,
                                .elem_size = kiln__type_variable(&in->value)
                                                 ? 0 : in->value.size}};
-    KILN_CHECK(st, wide(ds, KILN__NODE_GROUP_BY_KEY, &s, nparts, &n), done);
+    KILN_CHECK(st, kiln__ds_wide(ds, KILN__NODE_GROUP_BY_KEY, &s, nparts, &n), done);
 done:
-    return finish(ctx, st, n, out);
+    return kiln__ds_finish(ctx, st, n, out);
 }
 
 kiln_status kiln_dataset_distinct(kiln_dataset *ds, uint32_t nparts,
                                   kiln_dataset **out)
 {
-    kiln_status st = check_live(ds);
+    kiln_status st = kiln__ds_check_live(ds);
     if (st != KILN_OK || !out)
         return st != KILN_OK ? st : KILN_ERR_INVAL;
     kiln_context *ctx = ds->node.ctx;
     kiln__api_begin(ctx);
     kiln__node *n = NULL;
-    KILN_CHECK(st, wide(ds, KILN__NODE_DISTINCT, &ds->node.schema, nparts, &n), done);
+    KILN_CHECK(st, kiln__ds_wide(ds, KILN__NODE_DISTINCT, &ds->node.schema, nparts, &n), done);
 done:
-    return finish(ctx, st, n, out);
+    return kiln__ds_finish(ctx, st, n, out);
 }
 
 kiln_dataset *kiln_dataset_cache(kiln_dataset *ds)

@@ -363,6 +363,36 @@ static kiln_status read_text(pipeline *pipe, const kiln__poll *pl)
     return st;
 }
 
+static kiln_status read_binary(pipeline *pipe, const kiln__poll *pl)
+{
+    step_state *s = &pipe->steps[0];
+    const kiln__text_splits *sp = s->node->u.text.splits;
+    const kiln__split *split = &sp->splits[s->partition];
+    kiln__binary_reader r;
+    kiln__block block;
+    kiln_schema schema = s->node->schema;
+    kiln_status st = kiln__block_init(&block, pipe->mem, &schema);
+    if (st != KILN_OK)
+        return st;
+    st = kiln__binary_open(&r, pipe->mem, sp->files[split->file], split->offset,
+                           split->length, &schema);
+    bool done = split->length == 0;
+    while (st == KILN_OK && !done && !pipe->stop) {
+        kiln__block_clear(&block);
+        if ((st = kiln__binary_next(&r, &block, pipe->batch_records, &done)) != KILN_OK)
+            break;
+        kiln_batch b;
+        kiln__block_view(&block, 0, block.n, s->partition, &b);
+        pipe->stats.records += b.n;
+        if ((st = feed(pipe, 0, &b)) == KILN_OK)
+            st = poll(pl);
+    }
+    pipe->stats.bytes += r.bytes_read;
+    kiln__binary_close(&r);
+    kiln__block_release(&block);
+    return st;
+}
+
 static kiln_status read_parallel(pipeline *pipe, const kiln__poll *pl)
 {
     step_state *s = &pipe->steps[0];
@@ -438,6 +468,8 @@ static kiln_status read_leaf(pipeline *pipe, const kiln__poll *pl)
     switch (pipe->steps[0].node->kind) {
     case KILN__NODE_TEXT:
         return read_text(pipe, pl);
+    case KILN__NODE_BINARY:
+        return read_binary(pipe, pl);
     case KILN__NODE_PARALLEL:
         return read_parallel(pipe, pl);
     case KILN__NODE_RANGE:

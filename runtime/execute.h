@@ -169,8 +169,9 @@ typedef struct kiln__save_sink {
     kiln_schema schema;
     struct kiln__part_writer *writer; /* the open part, owned */
     uint64_t bytes;
+    bool raw;               /* save_binary: records as bytes, not text */
 } kiln__save_sink;
 void kiln__save_sink_init(kiln__save_sink *s, kiln__mem *mem, const char *dir,
-                          const kiln_schema *schema);
+                          const kiln_schema *schema, bool raw);
 
 #endif

@@ -16,9 +16,12 @@
 
 /* Expand paths (files, directories, glob patterns) into files and cut each
  * into ranges of about split_bytes. A missing path or an unreadable file is
- * KILN_ERR_IO naming it. *out owned by the caller. */
+ * KILN_ERR_IO naming it. record_bytes > 0 (binary files): ranges are cut at
+ * multiples of it, and a file whose size is not one is KILN_ERR_PARSE.
+ * *out owned by the caller. */
 kiln_status kiln__text_split(const char *const *paths, size_t npaths,
-                             uint64_t split_bytes, kiln__text_splits **out);
+                             uint64_t split_bytes, uint64_t record_bytes,
+                             kiln__text_splits **out);
 
 /* Flatten splits into bytes for a broadcast and back. */
 kiln_status kiln__text_splits_pack(const kiln__text_splits *s,
@@ -57,6 +60,28 @@ kiln_status kiln__text_next(kiln__text_reader *r, kiln__block *out,
                             size_t max_records, size_t max_bytes, bool *done);
 void kiln__text_close(kiln__text_reader *r);
 
+/* ---- reading a split of fixed-size binary records ---- */
+
+/* Read records [offset, offset + length) of path (a multiple of the record
+ * size) into out, up to max_records per call; *done at the end. */
+typedef struct kiln__binary_reader {
+    kiln__mem *mem;
+    int fd;
+    const char *path;
+    uint64_t pos, end;
+    size_t key_bytes, value_bytes;
+    unsigned char *buf;
+    size_t cap;
+    uint64_t bytes_read;
+} kiln__binary_reader;
+
+kiln_status kiln__binary_open(kiln__binary_reader *r, kiln__mem *mem,
+                              const char *path, uint64_t offset,
+                              uint64_t length, const kiln_schema *schema);
+kiln_status kiln__binary_next(kiln__binary_reader *r, kiln__block *out,
+                              size_t max_records, bool *done);
+void kiln__binary_close(kiln__binary_reader *r);
+
 /* Line number (1-based) of the line starting at `offset` in path, counted by
  * reading the file; 0 when it cannot be read. For error messages only. */
 uint64_t kiln__text_line_number(const char *path, uint64_t offset);
@@ -89,6 +114,8 @@ kiln_status kiln__part_open(kiln__part_writer *w, kiln__mem *mem,
                             const char *dir, uint32_t partition);
 kiln_status kiln__part_write(kiln__part_writer *w, const kiln_schema *s,
                              const kiln_batch *b);
+/* Raw records: key bytes then value bytes (fixed-size types). */
+kiln_status kiln__part_write_raw(kiln__part_writer *w, const kiln_batch *b);
 /* Flush and close; on failure (or when `ok` is false) the file is removed. */
 kiln_status kiln__part_close(kiln__part_writer *w, bool ok);
 

@@ -27,8 +27,38 @@ typedef enum kiln__node_kind {
     KILN__NODE_REDUCE_BY_KEY,
     KILN__NODE_GROUP_BY_KEY,
     KILN__NODE_DISTINCT,
+    KILN__NODE_BINARY,     /* fixed-size records from binary files */
+    KILN__NODE_PARTITION,  /* partition_by (hash, range) and repartition */
+    KILN__NODE_SORT,
+    KILN__NODE_JOIN,       /* every two-sided operation: see kiln__join_kind */
+    KILN__NODE_COALESCE,
     KILN__NODE_NKINDS
 } kiln__node_kind;
+
+/* How a PARTITION node places records. */
+typedef enum kiln__placement {
+    KILN__PLACE_HASH,
+    KILN__PLACE_RANGE,
+    KILN__PLACE_ROUND_ROBIN
+} kiln__placement;
+
+/* The two-sided operations share one node kind and one shuffle. */
+typedef enum kiln__join_kind {
+    KILN__JOIN_INNER,
+    KILN__JOIN_LEFT,
+    KILN__JOIN_RIGHT,
+    KILN__JOIN_FULL,
+    KILN__JOIN_COGROUP,
+    KILN__JOIN_SUBTRACT
+} kiln__join_kind;
+
+/* How a join runs, decided when it is planned. */
+typedef enum kiln__join_strategy {
+    KILN__STRATEGY_UNDECIDED,
+    KILN__STRATEGY_SHUFFLE,        /* both sides hash-partitioned */
+    KILN__STRATEGY_BROADCAST_RIGHT, /* b sent to every rank, a stays put */
+    KILN__STRATEGY_BROADCAST_LEFT   /* a sent to every rank, b stays put */
+} kiln__join_strategy;
 
 /* The byte ranges a text source is cut into, decided by the master. */
 typedef struct kiln__split {
@@ -70,10 +100,14 @@ struct kiln__node {
         struct { kiln_filter_fn fn; void *arg; } filter;
         struct { kiln_partition_fns fns; void *arg; } mp;
         struct { kiln_op op; kiln_reduce_fn fn; void *arg; } reduce;
-        struct { char **paths; size_t npaths; kiln__text_splits *splits; } text;
+        struct { char **paths; size_t npaths; kiln__text_splits *splits; } text; /* text and binary */
+        struct { kiln__placement how; } part;
+        struct { bool descending; kiln_compare_fn compare; void *arg; } sort;
+        struct { kiln__join_kind kind; kiln__join_strategy strategy; } join;
         struct { kiln__block data; } par; /* the master's records, on every rank */
         struct { int64_t start, step; uint64_t count; } range;
     } u;
+    void *owned_arg;      /* an internal callback's argument, freed with the node */
     bool cache_wanted;
     kiln__resident *cache;    /* cached partitions, once computed */
     kiln__resident *shuffled; /* wide nodes: output partitions, once computed */
@@ -91,12 +125,19 @@ static inline kiln__node *kiln__node_of(kiln_dataset *ds)
 static inline bool kiln__node_is_wide(const kiln__node *n)
 {
     return n->kind == KILN__NODE_REDUCE_BY_KEY ||
-           n->kind == KILN__NODE_GROUP_BY_KEY || n->kind == KILN__NODE_DISTINCT;
+           n->kind == KILN__NODE_GROUP_BY_KEY || n->kind == KILN__NODE_DISTINCT ||
+           n->kind == KILN__NODE_PARTITION || n->kind == KILN__NODE_SORT ||
+           n->kind == KILN__NODE_JOIN;
+}
+
+static inline bool kiln__node_is_file_source(const kiln__node *n)
+{
+    return n->kind == KILN__NODE_TEXT || n->kind == KILN__NODE_BINARY;
 }
 
 static inline bool kiln__node_is_source(const kiln__node *n)
 {
-    return n->kind == KILN__NODE_TEXT || n->kind == KILN__NODE_PARALLEL ||
+    return kiln__node_is_file_source(n) || n->kind == KILN__NODE_PARALLEL ||
            n->kind == KILN__NODE_RANGE;
 }
 

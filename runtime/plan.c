@@ -183,7 +183,7 @@ kiln_status kiln__plan_unsplit(kiln__mem *mem, kiln__node *target,
     stack all = {mem, NULL, 0, 0}, found = {mem, NULL, 0, 0};
     kiln_status st = postorder(mem, target, stop_at_computed, &all);
     for (size_t i = 0; st == KILN_OK && i < all.n; i++)
-        if (all.v[i]->kind == KILN__NODE_TEXT && !all.v[i]->u.text.splits)
+        if (kiln__node_is_file_source(all.v[i]) && !all.v[i]->u.text.splits)
             st = push(&found, all.v[i]);
     kiln__mem_free(mem, all.v);
     if (st != KILN_OK) {
@@ -203,7 +203,7 @@ kiln_status kiln__plan_resolve(kiln__mem *mem, kiln__node *target, int nranks)
         kiln__node *n = all.v[i];
         if (n->nparts)
             continue;
-        if (n->kind == KILN__NODE_TEXT) {
+        if (kiln__node_is_file_source(n)) {
             if (!n->u.text.splits)
                 st = KILN_ERROR(KILN_ERR_STATE, "text source %u is not split", n->id);
             else

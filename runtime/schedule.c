@@ -64,9 +64,11 @@ static kiln_status master_plan(kiln_context *ctx, kiln__node *target,
     KILN_CHECK(st, kiln__plan_unsplit(&ctx->mem, target, &sources, &nsources), done);
     for (size_t i = 0; i < nsources; i++) {
         kiln__node *n = sources[i];
+        uint64_t record = n->kind == KILN__NODE_BINARY
+                              ? n->schema.key.size + n->schema.value.size : 0;
         KILN_CHECK(st, kiln__text_split((const char *const *)n->u.text.paths,
                                         n->u.text.npaths, ctx->opt.split_bytes,
-                                        &n->u.text.splits), done);
+                                        record, &n->u.text.splits), done);
     }
     KILN_CHECK(st, kiln__plan_resolve(&ctx->mem, target, ctx->nranks), done);
     KILN_CHECK(st, kiln__plan_shuffles(&ctx->mem, target, &shuffles, &nshuffles), done);
@@ -114,7 +116,7 @@ static kiln_status follow_plan(kiln_context *ctx, kiln__node *target,
         if (!get(m, &pos, &id, 4) || !get(m, &pos, &len, 8) || m->len - pos < len)
             return KILN_ERROR(KILN_ERR_MPI, "garbled plan from the master");
         kiln__node *n = kiln__plan_find(&ctx->mem, target, id);
-        if (!n || n->kind != KILN__NODE_TEXT)
+        if (!n || !kiln__node_is_file_source(n))
             return KILN_ERROR(KILN_ERR_STATE,
                               "rank %d has no text source %u: ranks built "
                               "different datasets", ctx->rank, id);
@@ -139,7 +141,7 @@ static kiln_status run_shuffle(kiln_context *ctx, kiln__node *node)
 {
     kiln__shuffle *sh = NULL;
     kiln__stage_totals totals;
-    kiln_status st = kiln__shuffle_create(ctx, node, &sh);
+    kiln_status st = kiln__shuffle_create(ctx, node, 0, &sh);
     st = kiln__error_agree(ctx, st);
     if (st != KILN_OK)
         return st;

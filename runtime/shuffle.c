@@ -5,13 +5,7 @@
  * into that partition's combine table (reduce_by_key, distinct) or append it
  * to that partition's open block (group_by_key). Full blocks, and tables
  * past --kiln-combine-bytes, move to the queue of the partition's owner.
- *
- * Exchange, per round: every rank serialises at most round_bytes / nranks
- * for each other rank from the fronts of its queues (records never split),
- * MPI_Alltoall agrees on the sizes and MPI_Alltoallv moves them; received
- * segments are read in place and merged straight away. Rounds continue
- * until no rank has anything queued, agreed by an all-reduce that also
- * carries any rank's failure, so all ranks leave after the same round. */
+ * The exchange itself is in exchange.c. */
 #include <limits.h>
 #include <stdlib.h>
 
@@ -19,60 +13,9 @@
 #include "runtime/group.h"
 #include "runtime/hash.h"
 #include "runtime/log.h"
-#include "runtime/shuffle.h"
-
-enum { SEGMENT_BYTES = 1 << 20 };
-
-typedef enum { MODE_GROUP, MODE_REDUCE, MODE_DISTINCT } shuffle_mode;
-
-typedef struct queued {
-    kiln__block block;  /* owned */
-    uint32_t partition;
-    size_t next;        /* first record not yet sent */
-} queued;
-
-/* A record waiting for its table slot to arrive in the cache (see
- * map_record). 40 bytes: keys up to 15 bytes (16 fixed) are kept in their
- * slot form, ready to compare. */
-typedef struct pending {
-    uint64_t hash;
-    uint64_t value;
-    uint32_t partition;
-    uint32_t key_len;
-    unsigned char key[KILN__SLOT_KEY];
-} pending;
-
-enum { PIPELINE = 16 }; /* records between a slot's prefetch and its probe */
-
-typedef struct send_queue {
-    queued *items;
-    size_t head, n, cap;
-} send_queue;
-
-struct kiln__shuffle {
-    kiln__sink sink;          /* first: the map tasks' sink */
-    kiln_context *ctx;
-    kiln__mem *mem;
-    kiln__node *node;
-    const kiln_schema *in;    /* the parent's schema: what is shuffled */
-    shuffle_mode mode;
-    kiln__reducer reducer;
-    uint32_t nparts;
-    int rank, nranks;
-    kiln__htable *tables;     /* reduce/distinct: nparts, where ready[p] */
-    bool *ready;
-    kiln__block *open;        /* group: nparts open blocks, where ready[p] */
-    kiln__store *stores;      /* group: received records per own partition */
-    send_queue *queues;       /* nranks */
-    uint64_t *hashes;         /* per-batch scratch */
-    uint32_t *parts;
-    size_t scratch_cap;
-    kiln__combine_scratch combine;
-    uint64_t batches;         /* map side: batches seen (memory checks) */
-    uint64_t records;         /* map side: records taken one at a time */
-    pending ring[PIPELINE];   /* map_record's records in flight */
-    unsigned ring_head, ring_n;
-};
+#include "runtime/sort.h"
+#define KILN_SHUFFLE_IMPL
+#include "runtime/shuffle_impl.h"
 
 /* ---- queues ---- */
 
@@ -112,7 +55,7 @@ static kiln_status ensure_partition(kiln__shuffle *sh, uint32_t p)
     if (sh->ready[p])
         return KILN_OK;
     kiln_status st;
-    if (sh->mode == MODE_GROUP)
+    if (kiln__shuffle_appends(sh->mode))
         st = kiln__block_init(&sh->open[p], sh->mem, sh->in);
     else
         st = kiln__htable_init(&sh->tables[p], sh->mem, sh->in,
@@ -134,7 +77,7 @@ static kiln_status ship_partition(kiln__shuffle *sh, uint32_t p)
         return KILN_OK;
     int dest = kiln__shuffle_owner(p, sh->nranks);
     kiln_status st;
-    if (sh->mode == MODE_GROUP) {
+    if (kiln__shuffle_appends(sh->mode)) {
         if (dest == sh->rank)
             st = kiln__store_adopt(&sh->stores[p], &sh->open[p]);
         else
@@ -175,6 +118,32 @@ static kiln_status reserve_scratch(kiln__shuffle *sh, size_t n)
     return KILN_OK;
 }
 
+/* Append record i of b to partition p's open block; a full block bound for
+ * another rank goes to its queue. */
+static kiln_status append_record(kiln__shuffle *sh, uint32_t p,
+                                 const kiln_batch *b, size_t i)
+{
+    size_t klen = 0, vlen;
+    const void *k = b->keys ? kiln_batch_key(b, i, &klen) : NULL;
+    const void *v = kiln_batch_value(b, i, &vlen);
+    kiln_status st = kiln__block_append(&sh->open[p], k, klen, v, vlen);
+    if (st == KILN_OK && kiln__block_bytes(&sh->open[p]) >= SEGMENT_BYTES &&
+        kiln__shuffle_owner(p, sh->nranks) != sh->rank)
+        st = ship_partition(sh, p);
+    return st;
+}
+
+/* range.c's callback: place a held record once splitters are known. */
+static kiln_status put_placed(void *arg, uint32_t p, const kiln_batch *b,
+                              size_t i)
+{
+    kiln__shuffle *sh = arg;
+    kiln_status st = KILN_OK;
+    if (KILN_UNLIKELY(!sh->ready[p]))
+        st = ensure_partition(sh, p);
+    return st == KILN_OK ? append_record(sh, p, b, i) : st;
+}
+
 static kiln_status map_consume(kiln__sink *base, const kiln_batch *b, bool *stop)
 {
     (void)stop;
@@ -182,27 +151,26 @@ static kiln_status map_consume(kiln__sink *base, const kiln_batch *b, bool *stop
     kiln_status st;
     if ((st = reserve_scratch(sh, b->n)) != KILN_OK)
         return st;
-    kiln__hash_batch(sh->in, b, 0, b->n, sh->mode == MODE_DISTINCT, sh->hashes);
+    if (sh->range) /* placed once the splitters are known */
+        return kiln__range_hold(sh->range, b);
+    if (sh->round_robin) {
+        for (size_t i = 0; i < b->n; i++)
+            sh->parts[i] = (uint32_t)((sh->task + sh->task_records + i) % sh->nparts);
+        sh->task_records += b->n;
+    } else {
+        kiln__hash_batch(sh->in, b, 0, b->n, sh->mode == MODE_DISTINCT, sh->hashes);
+        for (size_t i = 0; i < b->n; i++)
+            sh->parts[i] = kiln__hash_partition(sh->hashes[i], sh->nparts);
+    }
     for (size_t i = 0; i < b->n; i++) {
-        uint32_t p = kiln__hash_partition(sh->hashes[i], sh->nparts);
-        sh->parts[i] = p;
+        uint32_t p = sh->parts[i];
         if (KILN_UNLIKELY(!sh->ready[p]) && (st = ensure_partition(sh, p)) != KILN_OK)
             return st;
     }
-    if (sh->mode == MODE_GROUP) {
-        for (size_t i = 0; i < b->n; i++) {
-            uint32_t p = sh->parts[i];
-            size_t klen, vlen;
-            const void *k = kiln_batch_key(b, i, &klen);
-            const void *v = kiln_batch_value(b, i, &vlen);
-            if ((st = kiln__block_append(&sh->open[p], k, klen, v, vlen)) != KILN_OK)
-                return st;
-            if (kiln__block_bytes(&sh->open[p]) >= SEGMENT_BYTES &&
-                kiln__shuffle_owner(p, sh->nranks) != sh->rank &&
-                (st = ship_partition(sh, p)) != KILN_OK)
-                return st;
-        }
-        return KILN_OK;
+    if (kiln__shuffle_appends(sh->mode)) {
+        for (size_t i = 0; i < b->n && st == KILN_OK; i++)
+            st = append_record(sh, sh->parts[i], b, i);
+        return st;
     }
     st = kiln__combine_batch(sh->tables, sh->parts,
                              sh->mode == MODE_REDUCE ? &sh->reducer : NULL, b,
@@ -298,19 +266,39 @@ static kiln_status map_record(kiln__sink *base, const void *key, size_t key_len,
 
 static kiln_status map_begin(kiln__sink *s, uint32_t p)
 {
-    (void)s;
-    (void)p;
-    return KILN_OK;
+    kiln__shuffle *sh = (kiln__shuffle *)s;
+    sh->task = p;
+    sh->task_records = 0;
+    return sh->range ? kiln__range_begin(sh->range, p) : KILN_OK;
 }
 
 static kiln_status map_end(kiln__sink *s, uint32_t p, bool complete)
 {
     (void)p;
     (void)complete;
-    return drain_ring((kiln__shuffle *)s);
+    kiln__shuffle *sh = (kiln__shuffle *)s;
+    kiln_status st = drain_ring(sh);
+    if (st == KILN_OK && sh->range)
+        st = kiln__range_end(sh->range);
+    return st;
 }
 
-kiln_status kiln__shuffle_create(kiln_context *ctx, kiln__node *node,
+static shuffle_mode mode_of(const kiln__node *n, bool *round_robin)
+{
+    *round_robin = false;
+    switch (n->kind) {
+    case KILN__NODE_REDUCE_BY_KEY: return MODE_REDUCE;
+    case KILN__NODE_DISTINCT: return MODE_DISTINCT;
+    case KILN__NODE_GROUP_BY_KEY: return MODE_GROUP;
+    case KILN__NODE_SORT: return MODE_SORT;
+    case KILN__NODE_PARTITION:
+        *round_robin = n->u.part.how == KILN__PLACE_ROUND_ROBIN;
+        return n->u.part.how == KILN__PLACE_RANGE ? MODE_RANGE : MODE_APPEND;
+    default: return MODE_APPEND; /* each side of a join */
+    }
+}
+
+kiln_status kiln__shuffle_create(kiln_context *ctx, kiln__node *node, int side,
                                  kiln__shuffle **out)
 {
     kiln__mem *mem = &ctx->mem;
@@ -321,14 +309,13 @@ kiln_status kiln__shuffle_create(kiln_context *ctx, kiln__node *node,
     sh->ctx = ctx;
     sh->mem = mem;
     sh->node = node;
-    sh->in = &node->parent[0]->schema;
+    sh->side = side;
+    sh->in = &node->parent[side]->schema;
     sh->nparts = node->nparts;
     sh->rank = ctx->rank;
     sh->nranks = ctx->nranks;
     sh->combine.mem = mem;
-    sh->mode = node->kind == KILN__NODE_REDUCE_BY_KEY ? MODE_REDUCE
-               : node->kind == KILN__NODE_DISTINCT    ? MODE_DISTINCT
-                                                      : MODE_GROUP;
+    sh->mode = mode_of(node, &sh->round_robin);
     if (sh->mode == MODE_REDUCE)
         sh->reducer = (kiln__reducer){node->u.reduce.op, sh->in->value.kind,
                                       sh->in->value.size, node->u.reduce.fn,
@@ -345,21 +332,35 @@ kiln_status kiln__shuffle_create(kiln_context *ctx, kiln__node *node,
     size_t np = sh->nparts ? sh->nparts : 1;
     sh->ready = kiln__mem_calloc(mem, np, sizeof *sh->ready);
     sh->queues = kiln__mem_calloc(mem, (size_t)ctx->nranks, sizeof *sh->queues);
-    if (sh->mode == MODE_GROUP) {
+    if (kiln__shuffle_appends(sh->mode)) {
         sh->open = kiln__mem_calloc(mem, np, sizeof *sh->open);
         sh->stores = kiln__mem_calloc(mem, np, sizeof *sh->stores);
     } else {
         sh->tables = kiln__mem_calloc(mem, np, sizeof *sh->tables);
     }
-    if (!sh->ready || !sh->queues || (sh->mode == MODE_GROUP
+    if (!sh->ready || !sh->queues || (kiln__shuffle_appends(sh->mode)
                                           ? !sh->open || !sh->stores
                                           : !sh->tables)) {
         kiln__shuffle_destroy(&sh);
         return KILN_ERROR(KILN_ERR_NOMEM, "shuffle of %u partitions", node->nparts);
     }
-    if (sh->mode == MODE_GROUP)
+    if (kiln__shuffle_appends(sh->mode))
         for (uint32_t p = 0; p < sh->nparts; p++)
             kiln__store_init(&sh->stores[p], mem, sh->in);
+    if (sh->mode == MODE_RANGE || sh->mode == MODE_SORT) {
+        kiln_order user = {false, NULL, NULL};
+        if (node->kind == KILN__NODE_SORT)
+            user = (kiln_order){node->u.sort.descending, node->u.sort.compare,
+                                node->u.sort.arg};
+        kiln__order_init(&sh->order, sh->in, &user);
+        kiln_status st = kiln__range_create(mem, sh->in, &sh->order,
+                                            node->parent[side]->nparts,
+                                            sh->nparts, &sh->range);
+        if (st != KILN_OK) {
+            kiln__shuffle_destroy(&sh);
+            return st;
+        }
+    }
     *out = sh;
     return KILN_OK;
 }
@@ -376,7 +377,7 @@ void kiln__shuffle_destroy(kiln__shuffle **shp)
         return;
     for (uint32_t p = 0; p < sh->nparts; p++) {
         if (sh->ready && sh->ready[p]) {
-            if (sh->mode == MODE_GROUP)
+            if (kiln__shuffle_appends(sh->mode))
                 kiln__block_release(&sh->open[p]);
             else
                 kiln__htable_release(&sh->tables[p]);
@@ -387,6 +388,7 @@ void kiln__shuffle_destroy(kiln__shuffle **shp)
     for (int r = 0; sh->queues && r < sh->nranks; r++)
         queue_release(sh, &sh->queues[r]);
     kiln__combine_release(&sh->combine);
+    kiln__range_destroy(&sh->range);
     kiln__mem_free(sh->mem, sh->tables);
     kiln__mem_free(sh->mem, sh->open);
     kiln__mem_free(sh->mem, sh->stores);
@@ -401,14 +403,14 @@ void kiln__shuffle_destroy(kiln__shuffle **shp)
 /* ---- receive side ---- */
 
 /* Merge one batch of partition b->partition (owned here). */
-static kiln_status receive(kiln__shuffle *sh, const kiln_batch *b)
+kiln_status kiln__shuffle_receive(kiln__shuffle *sh, const kiln_batch *b)
 {
     uint32_t p = b->partition;
     kiln_status st;
     if (p >= sh->nparts || kiln__shuffle_owner(p, sh->nranks) != sh->rank)
         return KILN_ERROR(KILN_ERR_MPI, "shuffle segment for partition %u "
                                         "arrived at rank %d", p, sh->rank);
-    if (sh->mode == MODE_GROUP)
+    if (kiln__shuffle_appends(sh->mode))
         return kiln__store_append(&sh->stores[p], b, 0, b->n);
     if ((st = ensure_partition(sh, p)) != KILN_OK ||
         (st = reserve_scratch(sh, b->n)) != KILN_OK)
@@ -428,7 +430,7 @@ static kiln_status receive_local(kiln__shuffle *sh)
         kiln_batch b;
         kiln__block_view(&q->items[i].block, 0, q->items[i].block.n,
                          q->items[i].partition, &b);
-        st = receive(sh, &b);
+        st = kiln__shuffle_receive(sh, &b);
         kiln__block_release(&q->items[i].block);
         q->head = i + 1;
     }
@@ -442,201 +444,11 @@ static kiln_status finish_map_side(kiln__shuffle *sh)
     kiln_status st = KILN_OK;
     for (uint32_t p = 0; p < sh->nparts && st == KILN_OK; p++) {
         bool own = kiln__shuffle_owner(p, sh->nranks) == sh->rank;
-        if (sh->mode == MODE_GROUP || !own)
+        if (kiln__shuffle_appends(sh->mode) || !own)
             st = ship_partition(sh, p);
     }
     if (st == KILN_OK)
         st = receive_local(sh);
-    return st;
-}
-
-/* Records of `block` from `from` that fit in `room` wire bytes (at least
- * one when `force`). */
-static size_t fit(const kiln__block *b, size_t from, size_t room, bool force)
-{
-    size_t n = b->n - from;
-    if (kiln__block_wire_size(b, from, b->n) <= room)
-        return b->n;
-    /* Binary search: wire size grows with the record count. */
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo + 1) / 2;
-        if (kiln__block_wire_size(b, from, from + mid) <= room)
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    if (lo == 0 && force)
-        lo = 1;
-    return from + lo;
-}
-
-typedef struct round_buffers {
-    unsigned char *send, *recv;
-    size_t send_cap, recv_cap;
-    int *scount, *sdispl, *rcount, *rdispl;
-} round_buffers;
-
-static kiln_status grow_buffer(kiln__mem *mem, unsigned char **buf, size_t *cap,
-                               size_t need)
-{
-    if (need <= *cap)
-        return KILN_OK;
-    size_t c = kiln__mem_grow(*cap, need, 1 << 16);
-    unsigned char *p = kiln__mem_realloc(mem, *buf, c);
-    if (!p)
-        return KILN_ERROR(KILN_ERR_NOMEM, "shuffle buffer of %zu bytes", c);
-    *buf = p;
-    *cap = c;
-    return KILN_OK;
-}
-
-/* Serialise this round's share of every remote queue into rb->send. */
-static kiln_status pack_round(kiln__shuffle *sh, round_buffers *rb, size_t cap)
-{
-    size_t total = 0;
-    kiln_status st = KILN_OK;
-    for (int d = 0; d < sh->nranks; d++) {
-        rb->sdispl[d] = (int)total;
-        rb->scount[d] = 0;
-        if (d == sh->rank)
-            continue;
-        send_queue *q = &sh->queues[d];
-        size_t used = 0;
-        while (q->head < q->n && st == KILN_OK) {
-            queued *it = &q->items[q->head];
-            size_t room = used < cap ? cap - used : 0;
-            size_t to = fit(&it->block, it->next, room, used == 0);
-            if (to == it->next)
-                break;
-            size_t bytes = kiln__block_wire_size(&it->block, it->next, to);
-            if (total + bytes > (size_t)INT_MAX) {
-                st = KILN_ERROR(KILN_ERR_LIMIT, "a shuffle round over 2 GiB "
-                                                "(a single record of %zu bytes?)",
-                                bytes);
-                break;
-            }
-            if ((st = grow_buffer(sh->mem, &rb->send, &rb->send_cap,
-                                  total + bytes)) != KILN_OK)
-                break;
-            kiln__block_wire_write(&it->block, it->next, to, it->partition,
-                                   rb->send + total);
-            total += bytes;
-            used += bytes;
-            it->next = to;
-            if (to == it->block.n) {
-                kiln__block_release(&it->block);
-                q->head++;
-            }
-        }
-        rb->scount[d] = (int)used;
-    }
-    return st;
-}
-
-static kiln_status unpack_round(kiln__shuffle *sh, round_buffers *rb)
-{
-    for (int s = 0; s < sh->nranks; s++) {
-        const unsigned char *p = rb->recv + rb->rdispl[s];
-        size_t left = (size_t)rb->rcount[s];
-        while (left) {
-            kiln_batch b;
-            size_t used = kiln__block_wire_read(sh->in, p, left, &b);
-            if (!used)
-                return KILN_ERROR(KILN_ERR_MPI, "garbled shuffle data from rank %d", s);
-            kiln_status st = receive(sh, &b);
-            if (st != KILN_OK)
-                return st;
-            p += used;
-            left -= used;
-        }
-    }
-    return KILN_OK;
-}
-
-static bool queues_empty(const kiln__shuffle *sh)
-{
-    for (int d = 0; d < sh->nranks; d++)
-        if (d != sh->rank && sh->queues[d].head < sh->queues[d].n)
-            return false;
-    return true;
-}
-
-static kiln_status exchange_rounds(kiln__shuffle *sh, kiln_status local,
-                                   uint64_t *bytes_sent)
-{
-    kiln_context *ctx = sh->ctx;
-    round_buffers rb = {0};
-    int n = sh->nranks;
-    int *ints = kiln__mem_calloc(sh->mem, 4 * (size_t)n, sizeof *ints);
-    if (!ints && local == KILN_OK)
-        local = KILN_ERROR(KILN_ERR_NOMEM, "shuffle counts");
-    /* Agree before the first collective that everyone can go on. */
-    kiln_status st = kiln__error_agree(ctx, local);
-    if (st != KILN_OK) {
-        kiln__mem_free(sh->mem, ints);
-        return st;
-    }
-    rb.scount = ints;
-    rb.sdispl = ints + n;
-    rb.rcount = ints + 2 * n;
-    rb.rdispl = ints + 3 * n;
-    uint64_t round_bytes = ctx->opt.round_bytes;
-    if (round_bytes > (uint64_t)INT_MAX / 2)
-        round_bytes = (uint64_t)INT_MAX / 2;
-    size_t cap = (size_t)(round_bytes / (uint64_t)n);
-    if (cap < SEGMENT_BYTES)
-        cap = SEGMENT_BYTES;
-    uint64_t rounds = 0;
-    for (;;) {
-        kiln_status mine = pack_round(sh, &rb, cap);
-        for (int d = 0; d < n; d++)
-            *bytes_sent += (uint64_t)rb.scount[d];
-        /* A failed pack still takes part in the round, sending nothing. */
-        if (mine != KILN_OK)
-            for (int d = 0; d < n; d++)
-                rb.scount[d] = 0;
-        KILN_CHECK(st, KILN_MPI(MPI_Alltoall(rb.scount, 1, MPI_INT, rb.rcount, 1,
-                                             MPI_INT, ctx->comm)), mpi_failed);
-        size_t total = 0;
-        for (int s = 0; s < n; s++) {
-            rb.rdispl[s] = (int)total;
-            total += (size_t)rb.rcount[s];
-            if (total > (size_t)INT_MAX && mine == KILN_OK)
-                mine = KILN_ERROR(KILN_ERR_LIMIT, "a shuffle round over 2 GiB");
-        }
-        if (mine == KILN_OK)
-            mine = grow_buffer(sh->mem, &rb.recv, &rb.recv_cap, total);
-        /* Every rank must be able to receive before anyone sends. */
-        if ((st = kiln__error_agree(ctx, mine)) != KILN_OK)
-            break;
-        KILN_CHECK(st, KILN_MPI(MPI_Alltoallv(rb.send, rb.scount, rb.sdispl,
-                                              MPI_BYTE, rb.recv, rb.rcount,
-                                              rb.rdispl, MPI_BYTE, ctx->comm)),
-                   mpi_failed);
-        mine = unpack_round(sh, &rb);
-        rounds++;
-        /* One all-reduce: the worst status, and whether anyone has more. */
-        int flags[2] = {(int)mine, queues_empty(sh) ? 0 : -1}, agreed[2];
-        KILN_CHECK(st, KILN_MPI(MPI_Allreduce(flags, agreed, 2, MPI_INT, MPI_MIN,
-                                              ctx->comm)), mpi_failed);
-        if (agreed[0] != KILN_OK) {
-            st = kiln__error_agree(ctx, mine);
-            break;
-        }
-        if (agreed[1] == 0)
-            break;
-    }
-    kiln__log(ctx, KILN__LOG_DEBUG, "shuffle of %s: %llu rounds",
-              kiln__node_name(sh->node->kind), (unsigned long long)rounds);
-    goto done;
-mpi_failed:
-    /* An MPI failure inside a collective cannot be agreed on reliably. */
-    kiln__abort(ctx, kiln__error_message());
-done:
-    kiln__mem_free(sh->mem, rb.send);
-    kiln__mem_free(sh->mem, rb.recv);
-    kiln__mem_free(sh->mem, ints);
     return st;
 }
 
@@ -657,6 +469,13 @@ static kiln_status build_output(kiln__shuffle *sh, kiln__resident *r)
         if (sh->mode == MODE_GROUP) {
             st = kiln__group_store(sh->mem, &sh->stores[p], out_schema, s);
             kiln__store_release(&sh->stores[p]);
+        } else if (sh->mode == MODE_SORT) {
+            st = kiln__sort_store(sh->mem, &sh->stores[p], &sh->order, s);
+            kiln__store_release(&sh->stores[p]);
+        } else if (kiln__shuffle_appends(sh->mode)) {
+            /* The received records are the output: hand the store over. */
+            *s = sh->stores[p];
+            kiln__store_init(&sh->stores[p], sh->mem, sh->in);
         } else if (sh->ready[p]) {
             kiln__htable_flush_values(&sh->tables[p]);
             st = kiln__store_adopt(s, &sh->tables[p].entries);
@@ -674,8 +493,16 @@ kiln_status kiln__shuffle_exchange(kiln__shuffle *sh, kiln__resident **out,
     kiln_context *ctx = sh->ctx;
     kiln__resident *r = NULL;
     *bytes_sent = 0;
-    kiln_status st = finish_map_side(sh);
-    if ((st = exchange_rounds(sh, st, bytes_sent)) != KILN_OK)
+    kiln_status st = KILN_OK;
+    if (sh->range) {
+        /* Range modes: agree on splitters, then place the held records. */
+        if ((st = kiln__range_splitters(sh->range, ctx)) != KILN_OK)
+            return st;
+        st = kiln__range_place(sh->range, put_placed, sh);
+    }
+    if (st == KILN_OK)
+        st = finish_map_side(sh);
+    if ((st = kiln__shuffle_rounds(sh, st, bytes_sent)) != KILN_OK)
         return st;
     st = kiln__resident_create(sh->mem, sh->nparts, &r);
     if (st == KILN_OK)

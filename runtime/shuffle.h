@@ -6,6 +6,11 @@
  *           the context's communicator.
  * Must not: touch files, decide which tasks run where (schedule), or keep
  *           state between shuffles.
+ * Modes: reduce_by_key and distinct fold into per-partition tables;
+ * group_by_key, partition_by, repartition and each side of a join append
+ * records to per-partition blocks (placed by key hash, or round robin);
+ * sort and partition_by RANGE hold their records until range.c has chosen
+ * splitters, then place them.
  * Partition p of a shuffle's output lives on rank p % nranks. Records for
  * this rank never touch MPI or the wire format: a reduce table built on the
  * map side simply becomes the output (at one rank, a shuffle copies
@@ -25,8 +30,9 @@ static inline int kiln__shuffle_owner(uint32_t partition, int nranks)
     return (int)(partition % (uint32_t)nranks);
 }
 
-/* A shuffle for wide node `node` (its parent's tasks feed the sink). */
-kiln_status kiln__shuffle_create(kiln_context *ctx, kiln__node *node,
+/* A shuffle for wide node `node`: the tasks of its parent number `side`
+ * (0, or 1 for a join's second input) feed the sink. */
+kiln_status kiln__shuffle_create(kiln_context *ctx, kiln__node *node, int side,
                                  kiln__shuffle **out);
 /* The sink map tasks write into. Owned by the shuffle. */
 kiln__sink *kiln__shuffle_sink(kiln__shuffle *sh);

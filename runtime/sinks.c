@@ -138,7 +138,8 @@ static kiln_status save_consume(kiln__sink *base, const kiln_batch *b, bool *sto
 {
     (void)stop;
     kiln__save_sink *s = (kiln__save_sink *)base;
-    return kiln__part_write(s->writer, &s->schema, b);
+    return s->raw ? kiln__part_write_raw(s->writer, b)
+                  : kiln__part_write(s->writer, &s->schema, b);
 }
 
 static kiln_status save_end(kiln__sink *base, uint32_t p, bool complete)
@@ -153,8 +154,9 @@ static kiln_status save_end(kiln__sink *base, uint32_t p, bool complete)
 }
 
 void kiln__save_sink_init(kiln__save_sink *s, kiln__mem *mem, const char *dir,
-                          const kiln_schema *schema)
+                          const kiln_schema *schema, bool raw)
 {
+    s->raw = raw;
     s->base = (kiln__sink){save_begin, save_consume, save_end, NULL};
     s->mem = mem;
     s->dir = dir;

@@ -157,17 +157,32 @@ static kiln_status add_path(file_list *l, const char *path)
 }
 
 kiln_status kiln__text_split(const char *const *paths, size_t npaths,
-                             uint64_t split_bytes, kiln__text_splits **out)
+                             uint64_t split_bytes, uint64_t record_bytes,
+                             kiln__text_splits **out)
 {
     file_list l = {0};
     kiln__text_splits *s = NULL;
     kiln_status st = KILN_OK;
-    if (split_bytes == 0)
-        split_bytes = 1;
     for (size_t i = 0; i < npaths && st == KILN_OK; i++)
         st = add_path(&l, paths[i]);
     if (st != KILN_OK)
         goto fail;
+    /* Binary records: sizes must be whole records, ranges cut between them.
+     * Working in records (units) keeps one splitting rule for both. */
+    uint64_t unit = record_bytes ? record_bytes : 1;
+    for (size_t i = 0; i < l.n; i++) {
+        if (l.sizes[i] % unit) {
+            st = KILN_ERROR(KILN_ERR_PARSE,
+                            "'%s': %llu bytes is not a whole number of %llu-byte "
+                            "records", l.names[i], (unsigned long long)l.sizes[i],
+                            (unsigned long long)unit);
+            goto fail;
+        }
+        l.sizes[i] /= unit;
+    }
+    split_bytes /= unit;
+    if (split_bytes == 0)
+        split_bytes = 1;
     if (l.n > UINT32_MAX) {
         st = KILN_ERROR(KILN_ERR_LIMIT, "too many input files");
         goto fail;
@@ -195,7 +210,8 @@ kiln_status kiln__text_split(const char *const *paths, size_t npaths,
         uint64_t base = size / parts, extra = size % parts, begin = 0;
         for (uint64_t k = 0; k < parts; k++) {
             uint64_t len = base + (k < extra ? 1 : 0);
-            s->splits[s->nsplits++] = (kiln__split){(uint32_t)f, begin, len};
+            s->splits[s->nsplits++] =
+                (kiln__split){(uint32_t)f, begin * unit, len * unit};
             begin += len;
         }
     }

@@ -206,6 +206,24 @@ kiln_status kiln__part_write(kiln__part_writer *w, const kiln_schema *s,
     return st;
 }
 
+kiln_status kiln__part_write_raw(kiln__part_writer *w, const kiln_batch *b)
+{
+    size_t record = b->key_size + b->value_size;
+    kiln_status st = kiln__bytes_reserve(&w->buf, b->n * record);
+    if (st != KILN_OK)
+        return st;
+    unsigned char *p = w->buf.data + w->buf.len;
+    for (size_t i = 0; i < b->n; i++, p += record) {
+        if (b->key_size)
+            kiln__copy(p, b->keys + i * b->key_size, b->key_size);
+        kiln__copy(p + b->key_size, b->values + i * b->value_size, b->value_size);
+    }
+    w->buf.len += b->n * record;
+    if (w->buf.len >= FLUSH_BYTES)
+        st = write_all(w);
+    return st;
+}
+
 kiln_status kiln__part_close(kiln__part_writer *w, bool ok)
 {
     kiln_status st = KILN_OK;

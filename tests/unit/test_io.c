@@ -199,7 +199,7 @@ static void check_every_split(const char *path, const void *data, size_t size,
                                 {4096, 10}};
     for (uint64_t sb = lo; sb <= hi; sb++) {
         kiln__text_splits *s = NULL;
-        assert_int_equal(kiln__text_split(&path, 1, sb, &s), KILN_OK);
+        assert_int_equal(kiln__text_split(&path, 1, sb, 0, &s), KILN_OK);
         for (size_t l = 0; l < 4; l++) {
             lines got = {0};
             read_all(s, limits[l][0], limits[l][1], &got);
@@ -226,7 +226,7 @@ static void split_cuts_equal_ranges(void **state)
     const uint64_t sizes[] = {1, 3, 7, 100, 300, 333, 999, 1000, 1001, 1 << 20};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         kiln__text_splits *s = NULL;
-        assert_int_equal(kiln__text_split(paths, 1, sizes[k], &s), KILN_OK);
+        assert_int_equal(kiln__text_split(paths, 1, sizes[k], 0, &s), KILN_OK);
         assert_int_equal(s->nfiles, 1);
         assert_string_equal(s->files[0], path);
         uint64_t want = (1000 + sizes[k] - 1) / sizes[k];
@@ -256,7 +256,7 @@ static void split_of_an_empty_file_is_one_empty_range(void **state)
     write_file(path, "", 0);
     const char *paths[] = {path};
     kiln__text_splits *s = NULL;
-    assert_int_equal(kiln__text_split(paths, 1, 0, &s), KILN_OK); /* 0: as 1 */
+    assert_int_equal(kiln__text_split(paths, 1, 0, 0, &s), KILN_OK); /* 0: as 1 */
     assert_int_equal(s->nsplits, 1);
     assert_int_equal(s->splits[0].length, 0);
     kiln__text_splits_destroy(&s);
@@ -281,7 +281,7 @@ static void split_directory_skips_hidden_names(void **state)
 
     const char *paths[] = {dir};
     kiln__text_splits *s = NULL;
-    assert_int_equal(kiln__text_split(paths, 1, 1 << 20, &s), KILN_OK);
+    assert_int_equal(kiln__text_split(paths, 1, 1 << 20, 0, &s), KILN_OK);
     assert_int_equal(s->nfiles, 3);
     const char *want[] = {"a.txt", "b.txt", "c"}; /* name order */
     for (int i = 0; i < 3; i++) {
@@ -309,7 +309,7 @@ static void split_glob_and_several_paths(void **state)
     path_in(f, "other.log", log, sizeof log);
     const char *paths[] = {log, pattern}; /* paths keep their order */
     kiln__text_splits *s = NULL;
-    assert_int_equal(kiln__text_split(paths, 2, 4, &s), KILN_OK);
+    assert_int_equal(kiln__text_split(paths, 2, 4, 0, &s), KILN_OK);
     assert_int_equal(s->nfiles, 3);
     assert_string_equal(s->files[0], log);
     path_in(f, "part-1.txt", p, sizeof p);
@@ -329,7 +329,7 @@ static void split_glob_and_several_paths(void **state)
     write_file(p, "x\n", 2);
     path_in(f, "dir-*", pattern, sizeof pattern);
     const char *one[] = {pattern};
-    assert_int_equal(kiln__text_split(one, 1, 100, &s), KILN_OK);
+    assert_int_equal(kiln__text_split(one, 1, 100, 0, &s), KILN_OK);
     assert_int_equal(s->nfiles, 1);
     assert_string_equal(s->files[0], p);
     kiln__text_splits_destroy(&s);
@@ -343,7 +343,7 @@ static void split_missing_input_names_it(void **state)
     const char *paths[] = {p};
     kiln__text_splits *s = (kiln__text_splits *)&s; /* must stay untouched */
     kiln__text_splits *const sentinel = s;
-    assert_int_equal(kiln__text_split(paths, 1, 100, &s), KILN_ERR_IO);
+    assert_int_equal(kiln__text_split(paths, 1, 100, 0, &s), KILN_ERR_IO);
     assert_ptr_equal(s, sentinel);
     assert_non_null(strstr(kiln__error_message(), p));
 
@@ -353,7 +353,7 @@ static void split_missing_input_names_it(void **state)
     write_file(good, "g\n", 2);
     const char *two[] = {good, p};
     kiln__error_clear();
-    assert_int_equal(kiln__text_split(two, 2, 100, &s), KILN_ERR_IO);
+    assert_int_equal(kiln__text_split(two, 2, 100, 0, &s), KILN_ERR_IO);
     assert_ptr_equal(s, sentinel);
     assert_non_null(strstr(kiln__error_message(), "no-such-file.txt"));
 
@@ -362,7 +362,7 @@ static void split_missing_input_names_it(void **state)
     path_in(f, "nothing-*.txt", pattern, sizeof pattern);
     const char *pat[] = {pattern};
     kiln__error_clear();
-    assert_int_equal(kiln__text_split(pat, 1, 100, &s), KILN_ERR_IO);
+    assert_int_equal(kiln__text_split(pat, 1, 100, 0, &s), KILN_ERR_IO);
     assert_non_null(strstr(kiln__error_message(), "nothing-*.txt"));
 }
 
@@ -450,7 +450,7 @@ static void line_longer_than_the_read_buffer(void **state)
     const char *paths[] = {path};
     for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++) {
         kiln__text_splits *s = NULL;
-        assert_int_equal(kiln__text_split(paths, 1, splits[k], &s), KILN_OK);
+        assert_int_equal(kiln__text_split(paths, 1, splits[k], 0, &s), KILN_OK);
         lines got = {0};
         read_all(s, 4096, 1 << 20, &got);
         assert_lines_equal(&got, &want, "long line", splits[k]);
@@ -464,7 +464,7 @@ static void line_longer_than_the_read_buffer(void **state)
     write_file(path, data, 6 + LONG);
     reference_lines((unsigned char *)data, 6 + LONG, &want);
     kiln__text_splits *s = NULL;
-    assert_int_equal(kiln__text_split(paths, 1, 2 << 20, &s), KILN_OK);
+    assert_int_equal(kiln__text_split(paths, 1, 2 << 20, 0, &s), KILN_OK);
     lines got = {0};
     read_all(s, 1, SIZE_MAX, &got);
     assert_lines_equal(&got, &want, "long last line", 2 << 20);
@@ -500,7 +500,7 @@ static void many_lines_across_read_chunks(void **state)
     const uint64_t splits[] = {16 << 20, 1 << 20, (5 << 20) / 2, 999999};
     for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++) {
         kiln__text_splits *s = NULL;
-        assert_int_equal(kiln__text_split(paths, 1, splits[k], &s), KILN_OK);
+        assert_int_equal(kiln__text_split(paths, 1, splits[k], 0, &s), KILN_OK);
         lines got = {0};
         read_all(s, 4096, 1 << 20, &got);
         assert_lines_equal(&got, &want, "many lines", splits[k]);
@@ -975,7 +975,7 @@ static void splits_pack_round_trip(void **state)
     write_file(b, "", 0);
     const char *paths[] = {a, b};
     kiln__text_splits *s = NULL;
-    assert_int_equal(kiln__text_split(paths, 2, 5, &s), KILN_OK);
+    assert_int_equal(kiln__text_split(paths, 2, 5, 0, &s), KILN_OK);
     unsigned char *buf = NULL;
     size_t len = 0;
     assert_int_equal(kiln__text_splits_pack(s, &buf, &len), KILN_OK);
