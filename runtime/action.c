@@ -12,6 +12,7 @@
 #include "runtime/schedule.h"
 #include "runtime/shared.h"
 #include "runtime/shuffle.h"
+#include "runtime/sort.h"
 
 /* Plain allocations (no accountant): a collection may outlive its context. */
 struct kiln_collection {
@@ -59,7 +60,7 @@ kiln_status kiln_dataset_count(kiln_dataset *ds, uint64_t *out)
     if (st != KILN_OK)
         return st;
     kiln__count_sink sink;
-    kiln__count_sink_init(&sink);
+    kiln__count_sink_init(&sink, NULL);
     st = run_all(ctx, &ds->node, &sink.base, "count");
     uint64_t total = 0;
     if (st == KILN_OK)
@@ -240,110 +241,6 @@ kiln_status kiln_dataset_reduce(kiln_dataset *ds, kiln_op op, kiln_reduce_fn fn,
 
 /* ---- collect and take ---- */
 
-/* Gather partitions [lo, hi) held in `parts` to root (or all ranks) and
- * append them in partition order to c->block, at most `limit` records. */
-static kiln_status gather(kiln_context *ctx, const kiln_schema *schema,
-                          kiln__store *parts, uint32_t lo, uint32_t hi, int root,
-                          size_t limit, kiln_collection *c)
-{
-    kiln_status st = KILN_OK;
-    size_t bytes = 0;
-    for (uint32_t p = lo; p < hi; p++)
-        for (size_t b = 0; b < parts[p - lo].nblocks; b++)
-            bytes += kiln__block_wire_size(&parts[p - lo].blocks[b], 0,
-                                           parts[p - lo].blocks[b].n);
-    int n = ctx->nranks;
-    int *counts = kiln__mem_calloc(&ctx->mem, 2 * (size_t)n, sizeof *counts);
-    unsigned char *send = kiln__mem_alloc(&ctx->mem, bytes ? bytes : 1);
-    unsigned char *recv = NULL;
-    const unsigned char **seg_at = NULL;
-    if (!counts || !send)
-        st = KILN_ERROR(KILN_ERR_NOMEM, "collect buffers");
-    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
-        goto done;
-    size_t pos = 0;
-    for (uint32_t p = lo; p < hi; p++)
-        for (size_t b = 0; b < parts[p - lo].nblocks; b++) {
-            const kiln__block *blk = &parts[p - lo].blocks[b];
-            kiln__block_wire_write(blk, 0, blk->n, p, send + pos);
-            pos += kiln__block_wire_size(blk, 0, blk->n);
-        }
-    uint64_t mine = bytes, *all = kiln__mem_alloc(&ctx->mem, (size_t)n * 8);
-    if ((st = kiln__error_agree(ctx, all ? KILN_OK : KILN_ERR_NOMEM)) != KILN_OK)
-        goto done;
-    KILN_CHECK(st, KILN_MPI(MPI_Allgather(&mine, 1, MPI_UINT64_T, all, 1,
-                                          MPI_UINT64_T, ctx->comm)), mpi_fail);
-    uint64_t total = 0;
-    for (int r = 0; r < n; r++) {
-        counts[n + r] = (int)total; /* displacements */
-        counts[r] = (int)all[r];
-        total += all[r];
-    }
-    kiln__mem_free(&ctx->mem, all);
-    if (total > (uint64_t)INT_MAX) { /* same verdict everywhere */
-        st = KILN_ERROR(KILN_ERR_LIMIT, "collect of %llu bytes is over 2 GiB; "
-                        "save the dataset instead", (unsigned long long)total);
-        goto done;
-    }
-    bool receives = root == KILN_ALL_RANKS || root == ctx->rank;
-    if (receives && !(recv = kiln__mem_alloc(&ctx->mem, total ? (size_t)total : 1)))
-        st = KILN_ERROR(KILN_ERR_NOMEM, "collect of %llu bytes", (unsigned long long)total);
-    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
-        goto done;
-    if (root == KILN_ALL_RANKS)
-        KILN_CHECK(st, KILN_MPI(MPI_Allgatherv(send, (int)bytes, MPI_BYTE, recv,
-                                               counts, counts + n, MPI_BYTE,
-                                               ctx->comm)), mpi_fail);
-    else
-        KILN_CHECK(st, KILN_MPI(MPI_Gatherv(send, (int)bytes, MPI_BYTE, recv,
-                                            counts, counts + n, MPI_BYTE, root,
-                                            ctx->comm)), mpi_fail);
-    if (!receives)
-        goto done;
-    /* Index segments by partition, then append in partition order. A
-     * partition is computed by one rank, so its segments arrive in order. */
-    size_t nseg = 0;
-    for (size_t at = 0; at < total;) {
-        kiln_batch b;
-        size_t used = kiln__block_wire_read(schema, recv + at, (size_t)total - at, &b);
-        if (!used) {
-            st = KILN_ERROR(KILN_ERR_MPI, "garbled collect data");
-            goto done;
-        }
-        at += used;
-        nseg++;
-    }
-    seg_at = kiln__mem_alloc(&ctx->mem, (nseg ? nseg : 1) * sizeof *seg_at);
-    if (!seg_at) {
-        st = KILN_ERROR(KILN_ERR_NOMEM, "collect index");
-        goto done;
-    }
-    nseg = 0;
-    for (size_t at = 0; at < total;) {
-        kiln_batch b;
-        seg_at[nseg++] = recv + at;
-        at += kiln__block_wire_read(schema, recv + at, (size_t)total - at, &b);
-    }
-    for (uint32_t p = lo; p < hi && c->block.n < limit && st == KILN_OK; p++) {
-        for (size_t s = 0; s < nseg && c->block.n < limit && st == KILN_OK; s++) {
-            kiln_batch b;
-            kiln__block_wire_read(schema, seg_at[s], (size_t)(recv + total - seg_at[s]), &b);
-            if (b.partition != p)
-                continue;
-            size_t take = b.n < limit - c->block.n ? b.n : limit - c->block.n;
-            st = kiln__block_append_batch(&c->block, &b, 0, take);
-        }
-    }
-done:
-    kiln__mem_free(&ctx->mem, seg_at);
-    kiln__mem_free(&ctx->mem, recv);
-    kiln__mem_free(&ctx->mem, send);
-    kiln__mem_free(&ctx->mem, counts);
-    return st;
-mpi_fail:
-    kiln__abort(ctx, kiln__error_message());
-}
-
 static kiln_status collection_new(const kiln_schema *s, kiln_collection **out)
 {
     kiln_collection *c = calloc(1, sizeof *c);
@@ -356,41 +253,6 @@ static kiln_status collection_new(const kiln_schema *s, kiln_collection **out)
     }
     *out = c;
     return KILN_OK;
-}
-
-static kiln__store *stores_new(kiln_context *ctx, const kiln_schema *s, uint32_t n)
-{
-    kiln__store *parts = kiln__mem_calloc(&ctx->mem, n ? n : 1, sizeof *parts);
-    for (uint32_t i = 0; parts && i < n; i++)
-        kiln__store_init(&parts[i], &ctx->mem, s);
-    return parts;
-}
-
-static void stores_free(kiln_context *ctx, kiln__store *parts, uint32_t n)
-{
-    for (uint32_t i = 0; parts && i < n; i++)
-        kiln__store_release(&parts[i]);
-    kiln__mem_free(&ctx->mem, parts);
-}
-
-/* Run partitions [lo, hi) into per-partition stores (at most limit records
- * each) and gather them into c. */
-static kiln_status collect_range(kiln_context *ctx, kiln__node *n, uint32_t lo,
-                                 uint32_t hi, int root, size_t limit,
-                                 const char *name, kiln_collection *c)
-{
-    kiln__store *parts = stores_new(ctx, &n->schema, hi - lo);
-    kiln_status st = parts ? KILN_OK : KILN_ERROR(KILN_ERR_NOMEM, "%s stores", name);
-    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
-        return st;
-    kiln__store_sink sink;
-    kiln__store_sink_init(&sink, parts, lo, limit);
-    kiln__stage_totals totals;
-    st = kiln__schedule_stage(ctx, n, lo, hi, &sink.base, name, &totals);
-    if (st == KILN_OK)
-        st = gather(ctx, &n->schema, parts, lo, hi, root, limit, c);
-    stores_free(ctx, parts, hi - lo);
-    return st;
 }
 
 static void finish_collection(kiln_collection *c)
@@ -411,8 +273,8 @@ kiln_status kiln_dataset_collect(kiln_dataset *ds, int root, kiln_collection **o
     if (st == KILN_OK)
         st = kiln__schedule_prepare(ctx, &ds->node, "collect");
     if (st == KILN_OK)
-        st = collect_range(ctx, &ds->node, 0, ds->node.nparts, root, SIZE_MAX,
-                           "collect", c);
+        st = kiln__schedule_collect(ctx, &ds->node, 0, ds->node.nparts, root,
+                                    SIZE_MAX, "collect", &c->block);
     if (st == KILN_OK) {
         finish_collection(c);
         *out = c;
@@ -439,7 +301,8 @@ kiln_status kiln_dataset_take(kiln_dataset *ds, size_t n, kiln_collection **out)
     uint32_t lo = 0, width = 1, np = ds->node.nparts;
     while (st == KILN_OK && n > 0 && c->block.n < n && lo < np) {
         uint32_t hi = np - lo < width ? np : lo + width;
-        st = collect_range(ctx, &ds->node, lo, hi, KILN_ALL_RANKS, n, "take", c);
+        st = kiln__schedule_collect(ctx, &ds->node, lo, hi, KILN_ALL_RANKS, n,
+                                    "take", &c->block);
         lo = hi;
         width = width > UINT32_MAX / 4 ? UINT32_MAX : width * 4;
     }
@@ -522,4 +385,175 @@ kiln_status kiln_dataset_save_binary(kiln_dataset *ds, const char *dir,
                                      const kiln_save_options *opts)
 {
     return save(ds, dir, opts, true);
+}
+
+/* ---- zip_with_index ---- */
+
+typedef struct zip_state {
+    uint64_t next; /* index of the partition's next record */
+} zip_state;
+
+static kiln_status zip_open(uint32_t partition, void **state, void *arg)
+{
+    zip_state *z = malloc(sizeof *z);
+    if (!z)
+        return kiln_error(KILN_ERR_NOMEM, "zip_with_index");
+    z->next = ((const uint64_t *)arg)[partition];
+    *state = z;
+    return KILN_OK;
+}
+
+static kiln_status zip_batch(const kiln_batch *in, kiln_emitter *out, void *state,
+                             void *arg)
+{
+    (void)arg;
+    zip_state *z = state;
+    kiln_status st = KILN_OK;
+    for (size_t i = 0; i < in->n && st == KILN_OK; i++) {
+        size_t len;
+        const void *v = kiln_batch_value(in, i, &len);
+        uint64_t index = z->next++;
+        st = kiln_emit(out, &index, 8, v, len);
+    }
+    return st;
+}
+
+static kiln_status zip_close(kiln_emitter *out, void *state, void *arg)
+{
+    (void)out;
+    (void)arg;
+    free(state);
+    return KILN_OK;
+}
+
+/* Records per partition: from a complete cache if there is one (no pass),
+ * else counted. Collective. */
+static kiln_status partition_counts(kiln_context *ctx, kiln__node *n,
+                                    uint64_t *counts)
+{
+    kiln__resident *c = n->cache;
+    if (c && c->complete) {
+        for (uint32_t p = 0; p < n->nparts; p++)
+            if (c->part[p])
+                counts[p] = c->part[p]->records;
+    } else {
+        kiln__count_sink sink;
+        kiln__count_sink_init(&sink, counts);
+        kiln__stage_totals totals;
+        kiln_status st = kiln__schedule_stage(ctx, n, 0, n->nparts, &sink.base,
+                                              "zip_with_index count", &totals);
+        if (st != KILN_OK)
+            return st;
+    }
+    if (MPI_Allreduce(MPI_IN_PLACE, counts, (int)n->nparts, MPI_UINT64_T, MPI_SUM,
+                      ctx->comm) != MPI_SUCCESS)
+        kiln__abort(ctx, "partition counts");
+    return KILN_OK;
+}
+
+kiln_status kiln_dataset_zip_with_index(kiln_dataset *ds, kiln_dataset **out)
+{
+    kiln_context *ctx;
+    kiln_status st = begin(ds, &ctx);
+    if (st != KILN_OK)
+        return st;
+    if (!out)
+        return end(ctx, KILN_ERROR(KILN_ERR_INVAL, "zip_with_index: out is NULL"));
+    uint64_t *offsets = NULL;
+    if ((st = kiln__schedule_prepare(ctx, &ds->node, "zip_with_index")) != KILN_OK)
+        return end(ctx, st);
+    uint32_t np = ds->node.nparts;
+    offsets = calloc(np ? np : 1, sizeof *offsets); /* owned by the new node */
+    st = kiln__error_agree(ctx, offsets ? KILN_OK
+                                        : KILN_ERROR(KILN_ERR_NOMEM, "zip offsets"));
+    if (st == KILN_OK)
+        st = partition_counts(ctx, &ds->node, offsets);
+    if (st == KILN_OK) {
+        uint64_t sum = 0;
+        for (uint32_t p = 0; p < np; p++) {
+            uint64_t c = offsets[p];
+            offsets[p] = sum;
+            sum += c;
+        }
+        kiln_partition_fns fns = {zip_open, zip_batch, zip_close};
+        kiln_schema s = {KILN_T_U64, ds->node.schema.value};
+        st = kiln_dataset_map_partitions(ds, s, fns, offsets, out);
+        if (st == KILN_OK) {
+            (*out)->node.owned_arg = offsets;
+            offsets = NULL;
+        }
+    }
+    free(offsets);
+    return end(ctx, st);
+}
+
+/* ---- take_ordered ---- */
+
+kiln_status kiln_dataset_take_ordered(kiln_dataset *ds, size_t n,
+                                      const kiln_order *order,
+                                      kiln_collection **out)
+{
+    kiln_context *ctx;
+    kiln_status st = begin(ds, &ctx);
+    if (st != KILN_OK)
+        return st;
+    kiln_collection *c = NULL;
+    kiln__store *parts = NULL, all, sorted;
+    kiln__order o;
+    uint32_t np = 0;
+    if (!out)
+        return end(ctx, KILN_ERROR(KILN_ERR_INVAL, "take_ordered: out is NULL"));
+    if (ds->node.schema.key.kind == KILN_KIND_NONE)
+        return end(ctx, KILN_ERROR(KILN_ERR_INVAL, "take_ordered: the dataset "
+                                                   "has no key"));
+    kiln__order_init(&o, &ds->node.schema, order);
+    kiln__store_init(&all, &ctx->mem, &ds->node.schema);
+    kiln__store_init(&sorted, &ctx->mem, &ds->node.schema);
+    st = kiln__error_agree(ctx, collection_new(&ds->node.schema, &c));
+    if (st == KILN_OK)
+        st = kiln__schedule_prepare(ctx, &ds->node, "take_ordered");
+    if (st == KILN_OK) {
+        np = ds->node.nparts;
+        parts = kiln__store_array_new(&ctx->mem, &ds->node.schema, np);
+        st = kiln__error_agree(ctx, parts ? KILN_OK : KILN_ERR_NOMEM);
+    }
+    kiln__top_sink sink;
+    kiln__stage_totals totals;
+    if (st == KILN_OK && n > 0) {
+        kiln__top_sink_init(&sink, &ctx->mem, &o, n, parts);
+        st = kiln__schedule_stage(ctx, &ds->node, 0, np, &sink.base, "take_ordered",
+                                  &totals);
+    }
+    /* Every partition's first n, to every rank; the first n of those. */
+    kiln__block gathered;
+    bool have = false;
+    if (st == KILN_OK && n > 0) {
+        st = kiln__error_agree(ctx, kiln__block_init(&gathered, &ctx->mem,
+                                                     &ds->node.schema));
+        have = st == KILN_OK;
+    }
+    if (have)
+        st = kiln__schedule_gather(ctx, &ds->node.schema, parts, 0, np,
+                                   KILN_ALL_RANKS, SIZE_MAX, &gathered);
+    if (have && st == KILN_OK)
+        st = kiln__store_adopt(&all, &gathered);
+    if (have && st == KILN_OK)
+        st = kiln__sort_store(&ctx->mem, &all, &o, &sorted);
+    if (have && st == KILN_OK && sorted.nblocks) {
+        kiln_batch b;
+        kiln__block_view(&sorted.blocks[0], 0, sorted.blocks[0].n, 0, &b);
+        st = kiln__block_append_batch(&c->block, &b, 0, b.n < n ? b.n : n);
+    }
+    if (have)
+        kiln__block_release(&gathered);
+    kiln__store_array_free(&ctx->mem, parts, np);
+    kiln__store_release(&all);
+    kiln__store_release(&sorted);
+    if (st == KILN_OK) {
+        finish_collection(c);
+        *out = c;
+    } else {
+        kiln_collection_destroy(&c);
+    }
+    return end(ctx, st);
 }

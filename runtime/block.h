@@ -78,7 +78,7 @@ typedef struct kiln__block {
 static inline bool kiln__type_variable(const kiln_type *t)
 {
     return t->kind == KILN_KIND_STRING || t->kind == KILN_KIND_BYTES ||
-           t->kind == KILN_KIND_LIST;
+           t->kind == KILN_KIND_LIST || t->kind == KILN_KIND_PAIR;
 }
 
 kiln_status kiln__block_init(kiln__block *b, kiln__mem *mem,

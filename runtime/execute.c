@@ -461,6 +461,49 @@ static kiln_status read_resident(pipeline *pipe, const kiln__poll *pl)
     return st;
 }
 
+/* A coalesce leaf: its parent partitions run as nested tasks whose sink
+ * feeds this pipeline. */
+typedef struct forward_sink {
+    kiln__sink base;
+    pipeline *pipe;
+} forward_sink;
+
+static kiln_status forward_begin(kiln__sink *s, uint32_t p)
+{
+    (void)s;
+    (void)p;
+    return KILN_OK;
+}
+
+static kiln_status forward_consume(kiln__sink *s, const kiln_batch *b, bool *stop)
+{
+    pipeline *pipe = ((forward_sink *)s)->pipe;
+    kiln_status st = feed(pipe, 0, b);
+    *stop = pipe->stop;
+    return st;
+}
+
+static kiln_status forward_end(kiln__sink *s, uint32_t p, bool complete)
+{
+    (void)s;
+    (void)p;
+    (void)complete;
+    return KILN_OK;
+}
+
+static kiln_status read_coalesced(pipeline *pipe, const kiln__poll *pl)
+{
+    step_state *s = &pipe->steps[0];
+    uint32_t lo, hi;
+    kiln__plan_coalesced(s->node, s->partition, &lo, &hi);
+    forward_sink fw = {{forward_begin, forward_consume, forward_end, NULL}, pipe};
+    kiln_status st = KILN_OK;
+    for (uint32_t j = lo; j < hi && st == KILN_OK && !pipe->stop; j++)
+        st = kiln__execute_task(pipe->ctx, s->node->parent[0], j, &fw.base, pl,
+                                &pipe->stats);
+    return st;
+}
+
 static kiln_status read_leaf(pipeline *pipe, const kiln__poll *pl)
 {
     if (pipe->chain.resident)
@@ -470,6 +513,8 @@ static kiln_status read_leaf(pipeline *pipe, const kiln__poll *pl)
         return read_text(pipe, pl);
     case KILN__NODE_BINARY:
         return read_binary(pipe, pl);
+    case KILN__NODE_COALESCE:
+        return read_coalesced(pipe, pl);
     case KILN__NODE_PARALLEL:
         return read_parallel(pipe, pl);
     case KILN__NODE_RANGE:
@@ -631,6 +676,7 @@ kiln_status kiln__execute_task(kiln_context *ctx, kiln__node *node, uint32_t p,
 
     bool begun = false;
     kiln_status st;
+    kiln__running outer = ctx->running; /* a coalesce runs tasks within tasks */
     KILN_CHECK(st, kiln__plan_chain(pipe.mem, node, p, &pipe.chain), done);
     KILN_CHECK(st, pipeline_init(&pipe), done);
     ctx->running.in_task = true;
@@ -644,7 +690,7 @@ kiln_status kiln__execute_task(kiln_context *ctx, kiln__node *node, uint32_t p,
     if (!pipe.stop)
         KILN_CHECK(st, keep_cache(&pipe), done);
 done:
-    ctx->running.in_task = false;
+    ctx->running = outer;
     if (begun) {
         kiln_status end = sink->end(sink, p, st == KILN_OK && !pipe.stop);
         if (st == KILN_OK)

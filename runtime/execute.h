@@ -123,8 +123,22 @@ void kiln__combine_release(kiln__combine_scratch *s);
 typedef struct kiln__count_sink {
     kiln__sink base;
     uint64_t count;
+    uint64_t *per_partition; /* optional, borrowed: counts by partition */
 } kiln__count_sink;
-void kiln__count_sink_init(kiln__count_sink *s);
+void kiln__count_sink_init(kiln__count_sink *s, uint64_t *per_partition);
+
+/* Keeps the first `limit` records of each partition in `order` (sorting and
+ * trimming as records arrive, so memory stays near 2 * limit). */
+typedef struct kiln__top_sink {
+    kiln__sink base;
+    kiln__mem *mem;
+    const struct kiln__order *order; /* borrowed */
+    size_t limit;
+    kiln__store *parts;     /* borrowed: nparts stores, initialised */
+} kiln__top_sink;
+void kiln__top_sink_init(kiln__top_sink *s, kiln__mem *mem,
+                         const struct kiln__order *order, size_t limit,
+                         kiln__store *parts);
 
 /* Calls the user's foreach function. */
 typedef struct kiln__foreach_sink {

@@ -133,13 +133,13 @@ static bool entry_equal(const kiln__htable *t, size_t i, const void *key,
            column_equal(&t->entries.value, i, value, value_len);
 }
 
-/* Probe for the key; on a miss, insert it. Returns the slot. */
+/* Probe for the key; on a miss, insert it (insert) or give *out = NULL. */
 static kiln_status probe(kiln__htable *t, uint64_t hash, const void *key,
                          size_t key_len, const void *value, size_t value_len,
-                         kiln__slot **out, bool *inserted)
+                         bool insert, kiln__slot **out, bool *inserted)
 {
     /* Grow before probing, so an insert never has to be undone. */
-    if (KILN_UNLIKELY(4 * (t->entries.n + 1) > 3 * t->nslots)) {
+    if (insert && KILN_UNLIKELY(4 * (t->entries.n + 1) > 3 * t->nslots)) {
         kiln_status st = grow(t);
         if (st != KILN_OK)
             return st;
@@ -163,6 +163,11 @@ static kiln_status probe(kiln__htable *t, uint64_t hash, const void *key,
             return KILN_OK;
         }
         pos = (pos + 1) & mask;
+    }
+    *inserted = false;
+    if (!insert) {
+        *out = NULL;
+        return KILN_OK;
     }
     size_t i = t->entries.n;
     if (KILN_UNLIKELY(i >= 0xffffffffu - 1))
@@ -191,7 +196,8 @@ kiln_status kiln__htable_upsert(kiln__htable *t, uint64_t hash,
                                 size_t *index, bool *inserted)
 {
     kiln__slot *s;
-    kiln_status st = probe(t, hash, key, key_len, value, value_len, &s, inserted);
+    kiln_status st = probe(t, hash, key, key_len, value, value_len, true, &s,
+                           inserted);
     if (st == KILN_OK)
         *index = s->index - 1;
     return st;
@@ -203,9 +209,24 @@ kiln_status kiln__htable_upsert_acc(kiln__htable *t, uint64_t hash,
                                     unsigned char **acc, bool *inserted)
 {
     kiln__slot *s;
-    kiln_status st = probe(t, hash, key, key_len, value, value_len, &s, inserted);
+    kiln_status st = probe(t, hash, key, key_len, value, value_len, true, &s,
+                           inserted);
     if (st == KILN_OK)
         *acc = t->inline_values ? (unsigned char *)&s->value
                                 : kiln__htable_value(t, s->index - 1);
     return st;
+}
+
+bool kiln__htable_lookup(kiln__htable *t, uint64_t hash, const void *key,
+                         size_t key_len, const void *value, size_t value_len,
+                         size_t *index)
+{
+    kiln__slot *s;
+    bool inserted;
+    kiln_status st = probe(t, hash, key, key_len, value, value_len, false, &s,
+                           &inserted);
+    if (st != KILN_OK || !s)
+        return false;
+    *index = s->index - 1;
+    return true;
 }

@@ -64,6 +64,11 @@ kiln_status kiln__htable_upsert(kiln__htable *t, uint64_t hash,
                                 const void *value, size_t value_len,
                                 size_t *index, bool *inserted);
 
+/* Find without inserting: true and *index when present. */
+bool kiln__htable_lookup(kiln__htable *t, uint64_t hash, const void *key,
+                         size_t key_len, const void *value, size_t value_len,
+                         size_t *index);
+
 /* As upsert, giving the accumulator of the entry instead of its number: in
  * its slot with inline values, else in the entries. Valid until the next
  * insert. */

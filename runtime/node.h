@@ -112,6 +112,7 @@ struct kiln__node {
     kiln__resident *cache;    /* cached partitions, once computed */
     kiln__resident *shuffled; /* wide nodes: output partitions, once computed */
     uint64_t mark;            /* plan: last walk that visited this node */
+    uint64_t est_bytes;       /* plan: bytes expected, from its sources */
     kiln__node *next_live, *prev_live; /* the context's list of live nodes */
 };
 

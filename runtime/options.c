@@ -9,7 +9,8 @@
 
 #include "runtime/error.h"
 
-typedef enum { OPT_FLAG, OPT_SIZE, OPT_COUNT, OPT_CHOICE } opt_type;
+/* OPT_LIMIT: a size where 0 means "off". */
+typedef enum { OPT_FLAG, OPT_SIZE, OPT_COUNT, OPT_CHOICE, OPT_LIMIT } opt_type;
 
 typedef struct option_spec {
     const char *name;        /* after "--kiln-" */
@@ -47,6 +48,9 @@ static const option_spec specs[] = {
      NULL, "most bytes a rank sends in one shuffle exchange round"},
     {"combine-bytes", "KILN_COMBINE_BYTES", OPT_SIZE, FIELD(combine_bytes),
      "1G", NULL, "map-side combine tables are sent on past this size"},
+    {"broadcast-bytes", "KILN_BROADCAST_BYTES", OPT_LIMIT, FIELD(broadcast_bytes),
+     "10M", NULL, "a join side estimated below this is sent to every rank "
+     "instead of shuffling both (0: never)"},
     {"master-works", "KILN_MASTER_WORKS", OPT_FLAG, FIELD(master_works), "yes",
      NULL, "rank 0 runs tasks as well as scheduling them"},
 };
@@ -128,6 +132,11 @@ static kiln_status apply(kiln__options *o, const option_spec *s,
     case OPT_SIZE:
     case OPT_COUNT:
         ok = value && kiln__options_parse_size(value, &size) && size > 0;
+        if (ok)
+            *(uint64_t *)field = size;
+        break;
+    case OPT_LIMIT:
+        ok = value && kiln__options_parse_size(value, &size);
         if (ok)
             *(uint64_t *)field = size;
         break;

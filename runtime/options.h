@@ -28,6 +28,7 @@ typedef struct kiln__options {
     uint64_t batch_bytes;        /* bytes per batch in a pipeline */
     uint64_t round_bytes;        /* shuffle bytes a rank sends per round */
     uint64_t combine_bytes;      /* map-side combine tables flushed past this */
+    uint64_t broadcast_bytes;    /* joins: broadcast a side estimated below this */
     bool master_works;           /* rank 0 also runs tasks */
 } kiln__options;
 

@@ -111,6 +111,41 @@ static bool cached_here(const kiln__node *n, uint32_t p)
     return n->cache && p < n->cache->nparts && n->cache->owner[p] >= 0;
 }
 
+void kiln__plan_coalesced(const kiln__node *coalesce, uint32_t q, uint32_t *lo,
+                          uint32_t *hi)
+{
+    uint64_t parts = coalesce->parent[0]->nparts, n = coalesce->nparts;
+    *lo = (uint32_t)(q * parts / n);
+    *hi = (uint32_t)((q + 1) * parts / n);
+}
+
+/* A coalesced partition runs its parent partitions one after the other on
+ * one rank: any rank when none is held anywhere, else the rank holding them
+ * all. Held on different ranks, they cannot be read by one task. */
+static kiln_status coalesce_owner(kiln__mem *mem, kiln__node *n, uint32_t q,
+                                  int *owner)
+{
+    uint32_t lo, hi;
+    kiln__plan_coalesced(n, q, &lo, &hi);
+    kiln__chain sub;
+    kiln__chain_init(&sub);
+    kiln_status st = KILN_OK;
+    *owner = -1;
+    for (uint32_t j = lo; j < hi && st == KILN_OK; j++) {
+        st = kiln__plan_chain(mem, n->parent[0], j, &sub);
+        if (st != KILN_OK || sub.owner < 0)
+            continue;
+        if (*owner >= 0 && *owner != sub.owner)
+            st = KILN_ERROR(KILN_ERR_STATE,
+                            "coalesce: partitions %u..%u are held on different "
+                            "ranks; ask the shuffle before it for fewer "
+                            "partitions, or use repartition", lo, hi - 1);
+        *owner = sub.owner;
+    }
+    kiln__chain_release(mem, &sub);
+    return st;
+}
+
 kiln_status kiln__plan_chain(kiln__mem *mem, kiln__node *node, uint32_t p,
                              kiln__chain *c)
 {
@@ -139,6 +174,14 @@ kiln_status kiln__plan_chain(kiln__mem *mem, kiln__node *node, uint32_t p,
             break;
         }
         if (kiln__node_is_source(n)) {
+            st = add_step(mem, c, n, p, n->cache_wanted);
+            break;
+        }
+        if (n->kind == KILN__NODE_COALESCE) { /* a leaf that runs sub-tasks */
+            int owner;
+            if ((st = coalesce_owner(mem, n, p, &owner)) != KILN_OK)
+                return st;
+            c->owner = owner;
             st = add_step(mem, c, n, p, n->cache_wanted);
             break;
         }
@@ -195,12 +238,66 @@ kiln_status kiln__plan_unsplit(kiln__mem *mem, kiln__node *target,
     return KILN_OK;
 }
 
-kiln_status kiln__plan_resolve(kiln__mem *mem, kiln__node *target, int nranks)
+/* What a node is expected to hold, from what its sources read: enough to
+ * tell a small join side from a large one, the same on every rank. */
+static uint64_t estimate(const kiln__node *n)
+{
+    switch (n->kind) {
+    case KILN__NODE_TEXT:
+    case KILN__NODE_BINARY: {
+        uint64_t sum = 0;
+        const kiln__text_splits *s = n->u.text.splits;
+        for (uint32_t i = 0; s && i < s->nsplits; i++)
+            sum += s->splits[i].length;
+        return sum;
+    }
+    case KILN__NODE_PARALLEL:
+        return kiln__block_bytes(&n->u.par.data);
+    case KILN__NODE_RANGE:
+        return 8 * n->u.range.count;
+    case KILN__NODE_UNION:
+    case KILN__NODE_JOIN:
+        return n->parent[0]->est_bytes + n->parent[1]->est_bytes;
+    default:
+        return n->nparents ? n->parent[0]->est_bytes : 0;
+    }
+}
+
+static void choose_strategy(kiln__node *n, int nranks, uint64_t limit)
+{
+    const kiln__node *a = n->parent[0], *b = n->parent[1];
+    kiln__join_kind k = n->u.join.kind;
+    bool right_ok = k == KILN__JOIN_INNER || k == KILN__JOIN_LEFT ||
+                    k == KILN__JOIN_SUBTRACT;
+    bool left_ok = k == KILN__JOIN_INNER || k == KILN__JOIN_RIGHT;
+    kiln__join_strategy s = KILN__STRATEGY_SHUFFLE;
+    if (!n->want_parts && limit) {
+        if (right_ok && b->est_bytes <= limit)
+            s = KILN__STRATEGY_BROADCAST_RIGHT;
+        else if (left_ok && a->est_bytes <= limit)
+            s = KILN__STRATEGY_BROADCAST_LEFT;
+    }
+    n->u.join.strategy = s;
+    if (s == KILN__STRATEGY_BROADCAST_RIGHT)
+        n->nparts = a->nparts; /* a stays where it is */
+    else if (s == KILN__STRATEGY_BROADCAST_LEFT)
+        n->nparts = b->nparts;
+    else if (n->want_parts)
+        n->nparts = n->want_parts;
+    else {
+        uint32_t m = a->nparts > b->nparts ? a->nparts : b->nparts;
+        n->nparts = m > (uint32_t)nranks ? m : (uint32_t)nranks;
+    }
+}
+
+kiln_status kiln__plan_resolve(kiln__mem *mem, kiln__node *target, int nranks,
+                               uint64_t broadcast_bytes)
 {
     stack all = {mem, NULL, 0, 0};
     kiln_status st = postorder(mem, target, NULL, &all);
     for (size_t i = 0; st == KILN_OK && i < all.n; i++) {
         kiln__node *n = all.v[i];
+        n->est_bytes = estimate(n);
         if (n->nparts)
             continue;
         if (kiln__node_is_file_source(n)) {
@@ -214,6 +311,11 @@ kiln_status kiln__plan_resolve(kiln__mem *mem, kiln__node *target, int nranks)
                 st = KILN_ERROR(KILN_ERR_LIMIT, "union of %llu partitions",
                                 (unsigned long long)sum);
             n->nparts = (uint32_t)sum;
+        } else if (n->kind == KILN__NODE_COALESCE) {
+            uint32_t parent = n->parent[0]->nparts;
+            n->nparts = n->want_parts < parent ? n->want_parts : parent;
+        } else if (n->kind == KILN__NODE_JOIN) {
+            choose_strategy(n, nranks, broadcast_bytes);
         } else if (kiln__node_is_wide(n)) {
             uint32_t parent = n->parent[0]->nparts;
             n->nparts = n->want_parts ? n->want_parts

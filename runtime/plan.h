@@ -35,14 +35,22 @@ void kiln__chain_release(kiln__mem *mem, kiln__chain *c);
 kiln_status kiln__plan_chain(kiln__mem *mem, kiln__node *node, uint32_t p,
                              kiln__chain *c);
 
+/* The parent partitions [*lo, *hi) that partition q of a coalesce reads. */
+void kiln__plan_coalesced(const kiln__node *coalesce, uint32_t q, uint32_t *lo,
+                          uint32_t *hi);
+
 /* Text sources in the lineage that have no splits yet (the master splits
  * them). *out owned by the caller (kiln__mem_free). */
 kiln_status kiln__plan_unsplit(kiln__mem *mem, kiln__node *target,
                                kiln__node ***out, size_t *n);
 
 /* Settle the partition count of every node in the lineage (text sources must
- * be split). Counts, once set, never change. */
-kiln_status kiln__plan_resolve(kiln__mem *mem, kiln__node *target, int nranks);
+ * be split), and each join's strategy: a side expected to hold fewer than
+ * broadcast_bytes (estimated from what its sources read) is broadcast when
+ * the join kind allows and no partition count was asked for. Counts and
+ * strategies, once set, never change. */
+kiln_status kiln__plan_resolve(kiln__mem *mem, kiln__node *target, int nranks,
+                               uint64_t broadcast_bytes);
 
 /* The shuffles to run before target can be computed, each after the ones it
  * depends on. *out owned by the caller. */

@@ -18,6 +18,7 @@
 #include "runtime/dispatch.h"
 #include "runtime/error.h"
 #include "runtime/io.h"
+#include "runtime/join.h"
 #include "runtime/log.h"
 #include "runtime/schedule.h"
 #include "runtime/shuffle.h"
@@ -70,7 +71,8 @@ static kiln_status master_plan(kiln_context *ctx, kiln__node *target,
                                         n->u.text.npaths, ctx->opt.split_bytes,
                                         record, &n->u.text.splits), done);
     }
-    KILN_CHECK(st, kiln__plan_resolve(&ctx->mem, target, ctx->nranks), done);
+    KILN_CHECK(st, kiln__plan_resolve(&ctx->mem, target, ctx->nranks,
+                                       ctx->opt.broadcast_bytes), done);
     KILN_CHECK(st, kiln__plan_shuffles(&ctx->mem, target, &shuffles, &nshuffles), done);
     uint64_t fp = kiln__plan_fingerprint(&ctx->mem, target);
     uint32_t counts[2] = {(uint32_t)nsources, (uint32_t)nshuffles};
@@ -128,7 +130,8 @@ static kiln_status follow_plan(kiln_context *ctx, kiln__node *target,
         }
         pos += (size_t)len;
     }
-    kiln_status st = kiln__plan_resolve(&ctx->mem, target, ctx->nranks);
+    kiln_status st = kiln__plan_resolve(&ctx->mem, target, ctx->nranks,
+                                       ctx->opt.broadcast_bytes);
     if (st == KILN_OK && kiln__plan_fingerprint(&ctx->mem, target) != fp)
         st = KILN_ERROR(KILN_ERR_STATE,
                         "rank %d built a different lineage than the master "
@@ -137,21 +140,24 @@ static kiln_status follow_plan(kiln_context *ctx, kiln__node *target,
     return st;
 }
 
-static kiln_status run_shuffle(kiln_context *ctx, kiln__node *node)
+/* One side's map stage and exchange into *out. */
+static kiln_status shuffle_side(kiln_context *ctx, kiln__node *node, int side,
+                                kiln__resident **out)
 {
     kiln__shuffle *sh = NULL;
     kiln__stage_totals totals;
-    kiln_status st = kiln__shuffle_create(ctx, node, 0, &sh);
+    kiln__node *parent = node->parent[side];
+    kiln_status st = kiln__shuffle_create(ctx, node, side, &sh);
     st = kiln__error_agree(ctx, st);
     if (st != KILN_OK)
         return st;
-    st = kiln__schedule_stage(ctx, node->parent[0], 0, node->parent[0]->nparts,
+    st = kiln__schedule_stage(ctx, parent, 0, parent->nparts,
                               kiln__shuffle_sink(sh), kiln__node_name(node->kind),
                               &totals);
     if (st == KILN_OK) {
         uint64_t sent = 0, all = 0;
         double start = kiln__now();
-        st = kiln__shuffle_exchange(sh, &node->shuffled, &sent);
+        st = kiln__shuffle_exchange(sh, out, &sent);
         if (st == KILN_OK &&
             MPI_Reduce(&sent, &all, 1, MPI_UINT64_T, MPI_SUM, 0, ctx->comm) ==
                 MPI_SUCCESS)
@@ -161,6 +167,114 @@ static kiln_status run_shuffle(kiln_context *ctx, kiln__node *node)
     }
     kiln__shuffle_destroy(&sh);
     return st;
+}
+
+static const char *join_names[] = {"inner join", "left outer join",
+                                   "right outer join", "full outer join",
+                                   "cogroup", "subtract_by_key"};
+
+/* Both sides hash-partitioned alike; each partition joined where it lands. */
+static kiln_status join_shuffled(kiln_context *ctx, kiln__node *node)
+{
+    kiln__resident *sides[2] = {NULL, NULL}, *r = NULL;
+    kiln__log(ctx, KILN__LOG_INFO, "%s: shuffling both sides into %u partitions",
+              join_names[node->u.join.kind], node->nparts);
+    kiln_status st = shuffle_side(ctx, node, 0, &sides[0]);
+    if (st == KILN_OK)
+        st = shuffle_side(ctx, node, 1, &sides[1]);
+    if (st != KILN_OK)
+        goto done;
+    st = kiln__resident_create(&ctx->mem, node->nparts, &r);
+    for (uint32_t p = 0; p < node->nparts && st == KILN_OK; p++) {
+        r->owner[p] = sides[0]->owner[p];
+        if (r->owner[p] != ctx->rank)
+            continue;
+        kiln__store *s = kiln__mem_alloc(&ctx->mem, sizeof *s);
+        if (!s) {
+            st = KILN_ERROR(KILN_ERR_NOMEM, "join output");
+            break;
+        }
+        kiln__store_init(s, &ctx->mem, &node->schema);
+        r->part[p] = s;
+        st = kiln__join_partition(&ctx->mem, node->u.join.kind, sides[0]->part[p],
+                                  &node->parent[0]->schema, sides[1]->part[p],
+                                  &node->parent[1]->schema, &node->schema, s);
+    }
+    if (r)
+        r->complete = true;
+    if ((st = kiln__error_agree(ctx, st)) == KILN_OK) {
+        node->shuffled = r;
+        r = NULL;
+    }
+done:
+    kiln__resident_destroy(&ctx->mem, &r);
+    kiln__resident_destroy(&ctx->mem, &sides[0]);
+    kiln__resident_destroy(&ctx->mem, &sides[1]);
+    return st;
+}
+
+/* The small side is gathered on every rank and indexed; the other side's
+ * partitions are joined against it where they are computed, with no
+ * shuffle of the large side at all. */
+static kiln_status join_broadcast(kiln_context *ctx, kiln__node *node)
+{
+    int small = node->u.join.strategy == KILN__STRATEGY_BROADCAST_RIGHT ? 1 : 0;
+    kiln__node *s = node->parent[small], *big = node->parent[1 - small];
+    kiln__block all;
+    kiln__store held;
+    kiln__join_index ix;
+    kiln__resident *r = NULL;
+    bool have_ix = false;
+    kiln__log(ctx, KILN__LOG_INFO, "%s: broadcasting the %s side (about %llu "
+              "bytes, under --kiln-broadcast-bytes); no shuffle of the other",
+              join_names[node->u.join.kind], small ? "right" : "left",
+              (unsigned long long)s->est_bytes);
+    kiln__store_init(&held, &ctx->mem, &s->schema);
+    kiln_status st = kiln__block_init(&all, &ctx->mem, &s->schema);
+    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+        return st;
+    st = kiln__schedule_collect(ctx, s, 0, s->nparts, KILN_ALL_RANKS, SIZE_MAX,
+                                "join broadcast", &all);
+    if (st != KILN_OK)
+        goto done;
+    st = kiln__store_adopt(&held, &all);
+    if (st == KILN_OK)
+        st = kiln__join_index_build(&ctx->mem, &held, &s->schema, small == 1, &ix);
+    have_ix = st == KILN_OK;
+    kiln__store_release(&held);
+    if (st == KILN_OK)
+        st = kiln__resident_create(&ctx->mem, node->nparts, &r);
+    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+        goto done;
+    kiln__join_sink sink;
+    kiln__join_sink_init(&sink, &ix, node->u.join.kind, &ctx->mem, &node->schema,
+                         r, ctx->rank);
+    kiln__stage_totals totals;
+    st = kiln__schedule_stage(ctx, big, 0, big->nparts, &sink.base,
+                              join_names[node->u.join.kind], &totals);
+    /* Every rank learns where each output partition was computed. */
+    if (MPI_Allreduce(MPI_IN_PLACE, r->owner, (int)r->nparts, MPI_INT32_T, MPI_MAX,
+                      ctx->comm) != MPI_SUCCESS)
+        kiln__abort(ctx, "join owners");
+    if (st == KILN_OK) {
+        r->complete = true;
+        node->shuffled = r;
+        r = NULL;
+    }
+done:
+    if (have_ix)
+        kiln__join_index_release(&ix);
+    kiln__block_release(&all);
+    kiln__resident_destroy(&ctx->mem, &r);
+    return st;
+}
+
+static kiln_status run_shuffle(kiln_context *ctx, kiln__node *node)
+{
+    if (node->kind == KILN__NODE_JOIN)
+        return node->u.join.strategy == KILN__STRATEGY_SHUFFLE
+                   ? join_shuffled(ctx, node) : join_broadcast(ctx, node);
+    return shuffle_side(ctx, node, 0, &node->shuffled);
 }
 
 kiln_status kiln__schedule_prepare(kiln_context *ctx, kiln__node *target,

@@ -31,4 +31,18 @@ kiln_status kiln__schedule_stage(kiln_context *ctx, kiln__node *node,
                                  const char *sink_name,
                                  kiln__stage_totals *totals);
 
+/* Gather the records held in parts[0 .. hi - lo) (partitions lo..hi - 1, only
+ * those computed here non-empty) to root or every rank, appended to into in
+ * partition order, at most limit in all. */
+kiln_status kiln__schedule_gather(kiln_context *ctx, const kiln_schema *schema,
+                                  kiln__store *parts, uint32_t lo, uint32_t hi,
+                                  int root, size_t limit, kiln__block *into);
+
+/* Run partitions [lo, hi) of n, keeping at most `limit` records of each,
+ * and append them in partition order to `into` on root (KILN_ALL_RANKS:
+ * on every rank). More than 2 GiB in all is KILN_ERR_LIMIT. */
+kiln_status kiln__schedule_collect(kiln_context *ctx, kiln__node *n, uint32_t lo,
+                                   uint32_t hi, int root, size_t limit,
+                                   const char *name, kiln__block *into);
+
 #endif

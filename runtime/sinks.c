@@ -5,6 +5,7 @@
 #include "runtime/error.h"
 #include "runtime/execute.h"
 #include "runtime/io.h"
+#include "runtime/sort.h"
 
 static kiln_status no_begin(kiln__sink *s, uint32_t p)
 {
@@ -26,14 +27,66 @@ static kiln_status no_end(kiln__sink *s, uint32_t p, bool complete)
 static kiln_status count_consume(kiln__sink *base, const kiln_batch *b, bool *stop)
 {
     (void)stop;
-    ((kiln__count_sink *)base)->count += b->n;
+    kiln__count_sink *s = (kiln__count_sink *)base;
+    s->count += b->n;
+    if (s->per_partition)
+        s->per_partition[b->partition] += b->n;
     return KILN_OK;
 }
 
-void kiln__count_sink_init(kiln__count_sink *s)
+void kiln__count_sink_init(kiln__count_sink *s, uint64_t *per_partition)
 {
     s->base = (kiln__sink){no_begin, count_consume, no_end, NULL};
     s->count = 0;
+    s->per_partition = per_partition;
+}
+
+/* ---- take_ordered ---- */
+
+/* Sort a partition's kept records and keep the first limit. */
+static kiln_status trim(kiln__top_sink *s, kiln__store *part)
+{
+    kiln__store sorted;
+    kiln__store_init(&sorted, s->mem, &part->schema);
+    kiln_status st = kiln__sort_store(s->mem, part, s->order, &sorted);
+    kiln__store_release(part);
+    kiln__store_init(part, s->mem, &sorted.schema);
+    if (st == KILN_OK && sorted.nblocks) {
+        kiln_batch b;
+        kiln__block_view(&sorted.blocks[0], 0, sorted.blocks[0].n, 0, &b);
+        st = kiln__store_append(part, &b, 0, b.n < s->limit ? b.n : s->limit);
+    }
+    kiln__store_release(&sorted);
+    return st;
+}
+
+static kiln_status top_consume(kiln__sink *base, const kiln_batch *b, bool *stop)
+{
+    (void)stop;
+    kiln__top_sink *s = (kiln__top_sink *)base;
+    kiln__store *part = &s->parts[b->partition];
+    kiln_status st = kiln__store_append(part, b, 0, b->n);
+    size_t bound = 2 * s->limit > 65536 ? 2 * s->limit : 65536;
+    if (st == KILN_OK && part->records > bound)
+        st = trim(s, part);
+    return st;
+}
+
+static kiln_status top_end(kiln__sink *base, uint32_t p, bool complete)
+{
+    kiln__top_sink *s = (kiln__top_sink *)base;
+    return complete ? trim(s, &s->parts[p]) : KILN_OK;
+}
+
+void kiln__top_sink_init(kiln__top_sink *s, kiln__mem *mem,
+                         const struct kiln__order *order, size_t limit,
+                         kiln__store *parts)
+{
+    s->base = (kiln__sink){no_begin, top_consume, top_end, NULL};
+    s->mem = mem;
+    s->order = order;
+    s->limit = limit;
+    s->parts = parts;
 }
 
 /* ---- foreach ---- */

@@ -103,3 +103,18 @@ bool kiln__store_next(kiln__store_iter *it, kiln_batch *out)
     }
     return false;
 }
+
+kiln__store *kiln__store_array_new(kiln__mem *mem, const kiln_schema *s, uint32_t n)
+{
+    kiln__store *a = kiln__mem_calloc(mem, n ? n : 1, sizeof *a);
+    for (uint32_t i = 0; a && i < n; i++)
+        kiln__store_init(&a[i], mem, s);
+    return a;
+}
+
+void kiln__store_array_free(kiln__mem *mem, kiln__store *a, uint32_t n)
+{
+    for (uint32_t i = 0; a && i < n; i++)
+        kiln__store_release(&a[i]);
+    kiln__mem_free(mem, a);
+}

@@ -29,6 +29,10 @@ kiln_status kiln__store_adopt(kiln__store *s, kiln__block *b);
 /* Bytes of record data held. */
 size_t kiln__store_bytes(const kiln__store *s);
 
+/* n initialised stores (NULL when out of memory), and their release. */
+kiln__store *kiln__store_array_new(kiln__mem *mem, const kiln_schema *s, uint32_t n);
+void kiln__store_array_free(kiln__mem *mem, kiln__store *a, uint32_t n);
+
 /* Walk a store in batches of at most `batch_records` records. */
 typedef struct kiln__store_iter {
     const kiln__store *store;

@@ -117,29 +117,52 @@ static size_t put_scalar(unsigned char *p, kiln_kind kind, const void *v,
     }
 }
 
-static kiln_status put_field(kiln__bytes *out, const kiln_type *t,
-                             const void *v, size_t len)
+/* A scalar, or a LIST of elem_kind as comma-separated elements. */
+static kiln_status put_part(kiln__bytes *out, kiln_kind kind, kiln_kind elem_kind,
+                            size_t elem_size, const void *v, size_t len)
 {
     kiln_status st;
-    if (t->kind != KILN_KIND_LIST) {
-        if ((st = kiln__bytes_reserve(out, max_width(t->kind, len))) != KILN_OK)
+    if (kind != KILN_KIND_LIST) {
+        if ((st = kiln__bytes_reserve(out, max_width(kind, len))) != KILN_OK)
             return st;
-        out->len += put_scalar(out->data + out->len, t->kind, v, len);
+        out->len += put_scalar(out->data + out->len, kind, v, len);
         return KILN_OK;
     }
-    kiln_list_iter it = kiln_list_begin(v, len, t->elem_size);
+    kiln_list_iter it = kiln_list_begin(v, len, elem_size);
     const void *e;
     size_t elen;
     bool first = true;
     while (kiln_list_next(&it, &e, &elen)) {
-        if ((st = kiln__bytes_reserve(out, 1 + max_width(t->elem_kind, elen))) != KILN_OK)
+        if ((st = kiln__bytes_reserve(out, 1 + max_width(elem_kind, elen))) != KILN_OK)
             return st;
         if (!first)
             out->data[out->len++] = ',';
-        out->len += put_scalar(out->data + out->len, t->elem_kind, e, elen);
+        out->len += put_scalar(out->data + out->len, elem_kind, e, elen);
         first = false;
     }
     return KILN_OK;
+}
+
+/* A field; a PAIR is its two parts separated by a tab, an absent part
+ * (outer joins) printed empty. */
+static kiln_status put_field(kiln__bytes *out, const kiln_type *t,
+                             const void *v, size_t len)
+{
+    if (t->kind != KILN_KIND_PAIR)
+        return put_part(out, t->kind, t->elem_kind, t->elem_size, v, len);
+    kiln_pair p = kiln_pair_get(v, len);
+    kiln_status st = KILN_OK;
+    if (p.has_left)
+        st = put_part(out, t->left.kind, t->left.elem_kind, t->left.elem_size,
+                      p.left, p.left_len);
+    if (st == KILN_OK)
+        st = kiln__bytes_reserve(out, 1);
+    if (st == KILN_OK)
+        out->data[out->len++] = '\t';
+    if (st == KILN_OK && p.has_right)
+        st = put_part(out, t->right.kind, t->right.elem_kind, t->right.elem_size,
+                      p.right, p.right_len);
+    return st;
 }
 
 kiln_status kiln__text_format(const kiln_schema *s, const kiln_batch *b,

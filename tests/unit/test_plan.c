@@ -77,7 +77,7 @@ static void narrow_chain_fuses_map_and_filter(void **state)
     assert_int_equal(kiln_range(ctx, 0, 100, 1, 4, &r), KILN_OK);
     assert_int_equal(kiln_dataset_map(r, PLAIN_I64, noop_map, NULL, &m), KILN_OK);
     assert_int_equal(kiln_dataset_filter(m, noop_filter, NULL, &f), KILN_OK);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(f), 1), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(f), 1, 0), KILN_OK);
     assert_int_equal(N(f)->nparts, 4);
     kiln__chain c;
     kiln__chain_init(&c);
@@ -112,7 +112,7 @@ static void union_remaps_partitions(void **state)
     assert_int_equal(kiln_dataset_filter(b, noop_filter, NULL, &bf), KILN_OK);
     assert_int_equal(kiln_dataset_union(am, bf, &u), KILN_OK);
     assert_int_equal(kiln_dataset_map(u, PLAIN_I64, noop_map, NULL, &um), KILN_OK);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(um), 1), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(um), 1, 0), KILN_OK);
     assert_int_equal(N(u)->nparts, 7); /* 4 + 3 */
     assert_int_equal(N(um)->nparts, 7);
     kiln__chain c;
@@ -143,7 +143,7 @@ static void union_remaps_partitions(void **state)
     /* Nested unions: (a | b) | b. */
     kiln_dataset *u2;
     assert_int_equal(kiln_dataset_union(u, b, &u2), KILN_OK);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(u2), 1), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(u2), 1, 0), KILN_OK);
     assert_int_equal(N(u2)->nparts, 10);
     assert_int_equal(kiln__plan_chain(&ctx->mem, N(u2), 8, &c), KILN_OK);
     assert_int_equal(c.nsteps, 1);
@@ -165,7 +165,7 @@ static void cached_partition_starts_the_chain(void **state)
     assert_int_equal(kiln_dataset_map(r, PLAIN_I64, noop_map, NULL, &m), KILN_OK);
     kiln_dataset_cache(m);
     assert_int_equal(kiln_dataset_filter(m, noop_filter, NULL, &f), KILN_OK);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(f), 1), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(f), 1, 0), KILN_OK);
     kiln__chain c;
     kiln__chain_init(&c);
     /* Not computed yet: the map step tees its output into the cache. */
@@ -212,21 +212,21 @@ static void wide_partition_counts(void **state)
     assert_int_equal(N(w_default)->nparts, 0); /* settled when planned */
 
     /* Default: the larger of the parent's count and the number of ranks. */
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(w_default), 8), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(w_default), 8, 0), KILN_OK);
     assert_int_equal(N(w_default)->nparts, 8);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(w_small), 2), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(w_small), 2, 0), KILN_OK);
     assert_int_equal(N(w_small)->nparts, 4);
     /* Explicit counts win over both. */
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(w_explicit), 64), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(w_explicit), 64, 0), KILN_OK);
     assert_int_equal(N(w_explicit)->nparts, 5);
     /* Once set, a count never changes. */
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(w_default), 2), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(w_default), 2, 0), KILN_OK);
     assert_int_equal(N(w_default)->nparts, 8);
 
     /* A union of two wide outputs sums their counts. */
     kiln_dataset *u;
     assert_int_equal(kiln_dataset_union(w_explicit, w_explicit, &u), KILN_OK);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(u), 1), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(u), 1, 0), KILN_OK);
     assert_int_equal(N(u)->nparts, 10);
 
     /* Narrow after wide inherits the wide count. */
@@ -236,7 +236,7 @@ static void wide_partition_counts(void **state)
     kiln_dataset *gm;
     assert_int_equal(kiln_dataset_map(g, kiln_dataset_schema(g), noop_map, NULL,
                                       &gm), KILN_OK);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(gm), 1), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(gm), 1, 0), KILN_OK);
     assert_int_equal(N(g)->nparts, 3);
     assert_int_equal(N(gm)->nparts, 3);
     kiln_dataset *all[] = {r, k, w_default, w_small, w_explicit, u, r2, k2, g, gm};
@@ -255,7 +255,7 @@ static void chained_shuffles_in_dependency_order(void **state)
     assert_int_equal(kiln_dataset_group_by_key(mv, 0, &w2), KILN_OK);
     assert_int_equal(kiln_dataset_map(w2, kiln_dataset_schema(w2), noop_map, NULL,
                                       &out), KILN_OK);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(out), 1), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(out), 1, 0), KILN_OK);
     assert_int_equal(N(w1)->nparts, 6);
     assert_int_equal(N(w2)->nparts, 6);
 
@@ -317,7 +317,7 @@ static void shuffles_of_a_diamond_each_once(void **state)
                                              noop_map, NULL, &b), KILN_OK);
     assert_int_equal(kiln_dataset_union(a, b, &u), KILN_OK);
     assert_int_equal(kiln_dataset_distinct(u, 0, &d), KILN_OK);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(d), 3), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(d), 3, 0), KILN_OK);
     assert_int_equal(N(w)->nparts, 3);
     assert_int_equal(N(u)->nparts, 6);
     assert_int_equal(N(d)->nparts, 6);
@@ -349,7 +349,7 @@ static void text_sources_must_be_split_first(void **state)
     assert_int_equal(n, 1);
     assert_ptr_equal(un[0], N(t));
     kiln__mem_free(&ctx->mem, un);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(m), 1), KILN_ERR_STATE);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(m), 1, 0), KILN_ERR_STATE);
 
     kiln__text_splits *s = calloc(1, sizeof *s);
     assert_non_null(s);
@@ -362,7 +362,7 @@ static void text_sources_must_be_split_first(void **state)
     assert_int_equal(kiln__plan_unsplit(&ctx->mem, N(m), &un, &n), KILN_OK);
     assert_int_equal(n, 0);
     kiln__mem_free(&ctx->mem, un);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(m), 1), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(m), 1, 0), KILN_OK);
     assert_int_equal(N(t)->nparts, 3);
     assert_int_equal(N(m)->nparts, 3);
     kiln_dataset *all[] = {t, m};
@@ -384,7 +384,7 @@ static void build(kiln_context *ctx, uint32_t nparts, bool flat,
                          KILN_OK);
     assert_int_equal(kiln_dataset_reduce_by_key(ds[2], KILN_OP_SUM, NULL, NULL, 0,
                                                 &ds[3]), KILN_OK);
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(ds[3]), 1), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(ds[3]), 1, 0), KILN_OK);
 }
 
 static void fingerprint_tells_lineages_apart(void **state)
@@ -434,7 +434,7 @@ static void long_lineage_needs_no_recursion(void **state)
             kiln_dataset_destroy(&cur); /* children keep parents alive */
         cur = next;
     }
-    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(cur), 1), KILN_OK);
+    assert_int_equal(kiln__plan_resolve(&ctx->mem, N(cur), 1, 0), KILN_OK);
     kiln__chain c;
     kiln__chain_init(&c);
     assert_int_equal(kiln__plan_chain(&ctx->mem, N(cur), 1, &c), KILN_OK);
