@@ -746,6 +746,89 @@ KILN_API kiln_status kiln_dataset_save_binary(kiln_dataset *ds, const char *dir,
                                               const kiln_save_options *opts);
 
 /* ------------------------------------------------------------------------ */
+/* HDF5                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Rows of an HDF5 dataset as plain values: a 2-D array of N rows gives N
+ * records whose value is one row (FIXED, row bytes), a 1-D array of 8-byte
+ * integers or doubles gives U64/I64/F64 values, any other 1-D element type
+ * (compound, fixed strings) FIXED values of its size. nparts: 0 for
+ * --kiln-partitions. When an action first needs them, every rank reads the
+ * rows of its partitions with one collective parallel-HDF5 read; they then
+ * stay in memory, like a cached dataset. A zstd-compressed dataset (filter
+ * 32015) is read with Kiln's own filter. path, dataset: borrowed. */
+KILN_API kiln_status kiln_hdf5_read(kiln_context *ctx, const char *path,
+                                    const char *dataset, uint32_t nparts,
+                                    kiln_dataset **out);
+
+typedef enum kiln_compression {
+    KILN_COMPRESS_NONE = 0,
+    KILN_COMPRESS_DEFLATE, /* readable by every HDF5 build */
+    KILN_COMPRESS_ZSTD     /* filter 32015: Kiln ships the HDF5 plugin */
+} kiln_compression;
+
+/* Options of kiln_dataset_save_hdf5(). Zero-initialise, then set fields. */
+typedef struct kiln_hdf5_options {
+    bool overwrite;              /* replace an existing file (else refuse) */
+    kiln_compression compression;
+    int level;                   /* compression level, 0: the default */
+    uint32_t columns;            /* > 0: values are rows of `columns` 8-byte
+                                  * numbers of kind `element`, written as an
+                                  * N x columns array; 0: a 1-D array */
+    kiln_kind element;           /* F64 (default), I64 or U64 */
+} kiln_hdf5_options;
+
+/* Write the values of ds (fixed-size; keys are not written) as `dataset` of
+ * a new HDF5 file, partitions one after the other: each rank writes the rows
+ * of its partitions with one collective write. The file is written under a
+ * temporary name and renamed into place when every rank succeeded. Readable
+ * by h5dump and h5py (zstd: with Kiln's plugin on HDF5_PLUGIN_PATH).
+ * path, dataset, opts: borrowed; opts may be NULL. */
+KILN_API kiln_status kiln_dataset_save_hdf5(kiln_dataset *ds, const char *path,
+                                            const char *dataset,
+                                            const kiln_hdf5_options *opts);
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Exit status of a job that checkpointed on SIGTERM or SIGUSR1 (Slurm's
+ * warning before a time limit) and wants to be resubmitted with
+ * --kiln-resume (EX_TEMPFAIL). */
+#define KILN_EXIT_RESUBMIT 75
+
+/* Compute ds and write it to a checkpoint under --kiln-checkpoint-dir: all
+ * partitions, their types and a signature of the lineage and inputs; the
+ * master commits it with a manifest only after every rank's data is on
+ * disk, and a checksum guards every partition. Later actions read ds from
+ * memory, like a cached dataset. With --kiln-resume, a committed checkpoint
+ * of ds whose signature matches is loaded instead of computing ds (and the
+ * log says so); a corrupt or mismatching one is reported and recomputed.
+ * Loading works on any number of ranks. Collective. */
+KILN_API kiln_status kiln_dataset_checkpoint(kiln_dataset *ds);
+
+/* Mark ds as live state: when a SIGTERM or SIGUSR1 arrives, the job
+ * finishes the stage in progress, checkpoints every marked dataset and
+ * exits with KILN_EXIT_RESUBMIT on every rank. unmark undoes it. Neither
+ * communicates. */
+KILN_API void kiln_dataset_mark_live(kiln_dataset *ds);
+KILN_API void kiln_dataset_unmark_live(kiln_dataset *ds);
+
+/* Iterative jobs. Checkpoint ds as iteration `iteration` of `name` when
+ * every > 0 and iteration % every == 0; keeps the two newest iteration
+ * checkpoints of name and deletes older ones. Collective. name: borrowed. */
+KILN_API kiln_status kiln_iteration_checkpoint(kiln_dataset *ds, const char *name,
+                                               uint64_t iteration,
+                                               uint64_t every);
+/* With --kiln-resume: the newest valid iteration checkpoint of name, as a
+ * dataset read from it (*out, owned by the caller) and its *iteration; the
+ * older one when the newest is corrupt. *out = NULL when there is none or
+ * the job was not started with --kiln-resume: start from scratch. */
+KILN_API kiln_status kiln_iteration_resume(kiln_context *ctx, const char *name,
+                                           uint64_t *iteration,
+                                           kiln_dataset **out);
+
+/* ------------------------------------------------------------------------ */
 /* Shared variables                                                          */
 /* ------------------------------------------------------------------------ */
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/action.h"
 #include "runtime/error.h"
 #include "runtime/io.h"
 #include "runtime/node.h"
@@ -41,6 +42,17 @@ static kiln_status end(kiln_context *ctx, kiln_status st)
     if (st == KILN_OK)
         st = merged;
     return kiln__api_end(ctx, st);
+}
+
+/* The same bracket for actions defined in other files (runtime/action.h). */
+kiln_status kiln__action_begin(kiln_dataset *ds, kiln_context **ctx)
+{
+    return begin(ds, ctx);
+}
+
+kiln_status kiln__action_end(kiln_context *ctx, kiln_status st)
+{
+    return end(ctx, st);
 }
 
 static kiln_status run_all(kiln_context *ctx, kiln__node *n, kiln__sink *sink,

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/checkpoint.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
 #include "runtime/node.h"
@@ -63,6 +64,19 @@ static kiln_status context_new(MPI_Comm comm, bool owns_mpi, int *argc,
             fprintf(stderr, "kiln: error: %s\n", ctx->last_error);
         goto fail;
     }
+    unsigned long long stage;
+    int frank;
+    if (st == KILN_OK && ctx->opt.fail_at[0] &&
+        (sscanf(ctx->opt.fail_at, "%llu:%d", &stage, &frank) != 2 || stage == 0)) {
+        st = KILN_ERROR(KILN_ERR_INVAL, "--kiln-fail-at=%s: expected STAGE:RANK "
+                        "(STAGE from 1)", ctx->opt.fail_at);
+        st = kiln__error_agree(ctx, st);
+        if (ctx->rank == 0)
+            fprintf(stderr, "kiln: error: %s\n", ctx->last_error);
+        goto fail;
+    }
+    if (ctx->opt.signals)
+        kiln__checkpoint_signals_install();
     if (ctx->opt.help) {
         if (ctx->rank == 0)
             kiln__options_help(stdout);

@@ -42,6 +42,8 @@ struct kiln_context {
     char last_error[KILN__ERROR_MAX + 64];
     int failed_rank;
     kiln__running running;
+    uint64_t stages_started; /* every stage of the job so far (--kiln-fail-at) */
+    bool exiting;            /* checkpointing on a signal: no second round */
     kiln_accumulator *accumulators; /* creation order, same on every rank */
     bool progress_tty;     /* master: live progress line on a terminal */
 };

@@ -28,6 +28,8 @@ static const char *names[KILN__NODE_NKINDS] = {
     [KILN__NODE_SORT] = "sort_by_key",
     [KILN__NODE_JOIN] = "join",
     [KILN__NODE_COALESCE] = "coalesce",
+    [KILN__NODE_HDF5] = "hdf5_read",
+    [KILN__NODE_CHECKPOINT] = "checkpoint",
 };
 
 const char *kiln__node_name(kiln__node_kind kind)
@@ -169,6 +171,13 @@ static void node_release_data(kiln__node *n)
         kiln__text_splits_destroy(&n->u.text.splits);
     } else if (n->kind == KILN__NODE_PARALLEL) {
         kiln__block_release(&n->u.par.data);
+    } else if (n->kind == KILN__NODE_HDF5) {
+        free(n->u.h5.path);
+        free(n->u.h5.dataset);
+        n->u.h5.path = n->u.h5.dataset = NULL;
+    } else if (n->kind == KILN__NODE_CHECKPOINT) {
+        free(n->u.ckpt.name);
+        n->u.ckpt.name = NULL;
     }
     kiln__resident_destroy(mem, &n->cache);
     kiln__resident_destroy(mem, &n->shuffled);

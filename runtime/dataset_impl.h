@@ -1,5 +1,6 @@
 /* runtime/dataset_impl.h: helpers shared by the files that implement the
- * public dataset constructors (dataset.c, dataset_ops.c; plan module).
+ * public dataset constructors (dataset.c, dataset_ops.c; plan module, and
+ * hdf5_read.c for kiln_hdf5_read()).
  * Owns:     nothing; declares how a constructor makes and returns a node.
  * Must not: be included anywhere else. */
 #ifndef KILN_RUNTIME_DATASET_IMPL_H

@@ -32,6 +32,8 @@ typedef enum kiln__node_kind {
     KILN__NODE_SORT,
     KILN__NODE_JOIN,       /* every two-sided operation: see kiln__join_kind */
     KILN__NODE_COALESCE,
+    KILN__NODE_HDF5,       /* rows of an HDF5 dataset, loaded when planned */
+    KILN__NODE_CHECKPOINT, /* partitions read back from a checkpoint file */
     KILN__NODE_NKINDS
 } kiln__node_kind;
 
@@ -104,11 +106,19 @@ struct kiln__node {
         struct { kiln__placement how; } part;
         struct { bool descending; kiln_compare_fn compare; void *arg; } sort;
         struct { kiln__join_kind kind; kiln__join_strategy strategy; } join;
+        /* HDF5: what the master found when the dataset was made */
+        struct { char *path; char *dataset; uint64_t rows; size_t row_bytes;
+                 int64_t type_class; } h5;
+        /* CHECKPOINT: the checkpoint's name (its data is the node's cache) */
+        struct { char *name; } ckpt;
         struct { kiln__block data; } par; /* the master's records, on every rank */
         struct { int64_t start, step; uint64_t count; } range;
     } u;
     void *owned_arg;      /* an internal callback's argument, freed with the node */
     bool cache_wanted;
+    bool checkpoint_wanted; /* kiln_dataset_checkpoint(): load it on resume */
+    bool live;              /* kiln_dataset_mark_live(): saved on a signal */
+    bool from_checkpoint;   /* its data was loaded from a checkpoint */
     kiln__resident *cache;    /* cached partitions, once computed */
     kiln__resident *shuffled; /* wide nodes: output partitions, once computed */
     uint64_t mark;            /* plan: last walk that visited this node */
@@ -139,7 +149,8 @@ static inline bool kiln__node_is_file_source(const kiln__node *n)
 static inline bool kiln__node_is_source(const kiln__node *n)
 {
     return kiln__node_is_file_source(n) || n->kind == KILN__NODE_PARALLEL ||
-           n->kind == KILN__NODE_RANGE;
+           n->kind == KILN__NODE_RANGE || n->kind == KILN__NODE_HDF5 ||
+           n->kind == KILN__NODE_CHECKPOINT;
 }
 
 /* A short name for logs: "text_file", "flat_map", ... */

@@ -9,8 +9,8 @@
 
 #include "runtime/error.h"
 
-/* OPT_LIMIT: a size where 0 means "off". */
-typedef enum { OPT_FLAG, OPT_SIZE, OPT_COUNT, OPT_CHOICE, OPT_LIMIT } opt_type;
+/* OPT_LIMIT: a size where 0 means "off"; OPT_TEXT: a string field. */
+typedef enum { OPT_FLAG, OPT_SIZE, OPT_COUNT, OPT_CHOICE, OPT_LIMIT, OPT_TEXT } opt_type;
 
 typedef struct option_spec {
     const char *name;        /* after "--kiln-" */
@@ -53,6 +53,26 @@ static const option_spec specs[] = {
      "instead of shuffling both (0: never)"},
     {"master-works", "KILN_MASTER_WORKS", OPT_FLAG, FIELD(master_works), "yes",
      NULL, "rank 0 runs tasks as well as scheduling them"},
+    {"checkpoint-dir", "KILN_CHECKPOINT_DIR", OPT_TEXT, FIELD(checkpoint_dir),
+     "kiln-checkpoints", NULL,
+     "directory of checkpoints (on a file system every rank sees)"},
+    {"checkpoint", "KILN_CHECKPOINT", OPT_CHOICE, FIELD(checkpoint), "off",
+     "off|stages", "stages: checkpoint every shuffle's output, so any job "
+     "resumes after a crash"},
+    {"checkpoint-compress", "KILN_CHECKPOINT_COMPRESS", OPT_CHOICE,
+     FIELD(checkpoint_compress), "zstd", "none|zstd|deflate",
+     "compression of checkpoint data"},
+    {"checkpoint-level", "KILN_CHECKPOINT_LEVEL", OPT_LIMIT, FIELD(checkpoint_level),
+     "0", NULL, "compression level (0: the compressor's default)"},
+    {"resume", "KILN_RESUME", OPT_FLAG, FIELD(resume), "no", NULL,
+     "load committed checkpoints whose signature matches instead of "
+     "recomputing them"},
+    {"fail-at", "KILN_FAIL_AT", OPT_TEXT, FIELD(fail_at), "", NULL,
+     "tests: STAGE:RANK kills RANK with SIGKILL when stage STAGE starts "
+     "(ignored with --kiln-resume)"},
+    {"signals", "KILN_SIGNALS", OPT_FLAG, FIELD(signals), "yes", NULL,
+     "on SIGTERM or SIGUSR1, finish the stage, checkpoint live datasets and "
+     "exit 75"},
 };
 
 enum { NSPECS = sizeof specs / sizeof specs[0] };
@@ -140,6 +160,15 @@ static kiln_status apply(kiln__options *o, const option_spec *s,
         if (ok)
             *(uint64_t *)field = size;
         break;
+    case OPT_TEXT: {
+        /* The field is a char array; its size is the gap to the next one. */
+        size_t cap = s->offset == FIELD(checkpoint_dir) ? sizeof o->checkpoint_dir
+                                                          : sizeof o->fail_at;
+        ok = value && strlen(value) < cap;
+        if (ok)
+            snprintf(field, cap, "%s", value);
+        break;
+    }
     case OPT_CHOICE:
         ok = value && parse_choice(s->choices, value, &choice);
         if (ok)
@@ -260,10 +289,11 @@ void kiln__options_help(FILE *f)
         char left[64];
         snprintf(left, sizeof left, "--kiln-%s%s", s->name,
                  s->type == OPT_FLAG ? "[=yes|no]"
-                 : s->type == OPT_CHOICE ? "=WORD" : "=N");
-        fprintf(f, "  %-28s %-20s %s (default %s%s%s)\n", left, s->env,
-                s->help, s->fallback, s->choices ? "; one of " : "",
-                s->choices ? s->choices : "");
+                 : s->type == OPT_CHOICE ? "=WORD"
+                 : s->type == OPT_TEXT ? "=TEXT" : "=N");
+        fprintf(f, "  %-28s %-24s %s (default %s%s%s)\n", left, s->env,
+                s->help, *s->fallback ? s->fallback : "none",
+                s->choices ? "; one of " : "", s->choices ? s->choices : "");
     }
     fprintf(f, "Sizes take K, M, G or T suffixes (powers of 1024).\n");
 }

@@ -15,6 +15,8 @@
 #include "kiln.h"
 
 typedef enum { KILN__PROGRESS_AUTO, KILN__PROGRESS_ALWAYS, KILN__PROGRESS_NEVER } kiln__progress_mode;
+typedef enum { KILN__CHECKPOINT_OFF, KILN__CHECKPOINT_STAGES } kiln__checkpoint_mode;
+typedef enum { KILN__COMPRESS_NONE, KILN__COMPRESS_ZSTD, KILN__COMPRESS_DEFLATE } kiln__compress_mode;
 typedef enum { KILN__LOG_ERROR, KILN__LOG_WARN, KILN__LOG_INFO, KILN__LOG_DEBUG } kiln__log_level;
 
 typedef struct kiln__options {
@@ -30,6 +32,13 @@ typedef struct kiln__options {
     uint64_t combine_bytes;      /* map-side combine tables flushed past this */
     uint64_t broadcast_bytes;    /* joins: broadcast a side estimated below this */
     bool master_works;           /* rank 0 also runs tasks */
+    char checkpoint_dir[1024];   /* where checkpoints live (shared FS) */
+    int checkpoint;              /* kiln__checkpoint_mode */
+    int checkpoint_compress;     /* kiln__compress_mode */
+    uint64_t checkpoint_level;   /* compression level; 0: the default */
+    bool resume;                 /* load committed checkpoints */
+    char fail_at[64];            /* tests: "STAGE:RANK" kills RANK at STAGE */
+    bool signals;                /* checkpoint and exit on SIGTERM/SIGUSR1 */
 } kiln__options;
 
 void kiln__options_defaults(kiln__options *o);

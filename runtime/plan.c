@@ -238,6 +238,25 @@ kiln_status kiln__plan_unsplit(kiln__mem *mem, kiln__node *target,
     return KILN_OK;
 }
 
+kiln_status kiln__plan_list_kind(kiln__mem *mem, kiln__node *target,
+                                 kiln__node_kind kind, kiln__node ***out,
+                                 size_t *n)
+{
+    stack all = {mem, NULL, 0, 0}, found = {mem, NULL, 0, 0};
+    kiln_status st = postorder(mem, target, stop_at_computed, &all);
+    for (size_t i = 0; st == KILN_OK && i < all.n; i++)
+        if (all.v[i]->kind == kind)
+            st = push(&found, all.v[i]);
+    kiln__mem_free(mem, all.v);
+    if (st != KILN_OK) {
+        kiln__mem_free(mem, found.v);
+        return st;
+    }
+    *out = found.v;
+    *n = found.n;
+    return KILN_OK;
+}
+
 /* What a node is expected to hold, from what its sources read: enough to
  * tell a small join side from a large one, the same on every rank. */
 static uint64_t estimate(const kiln__node *n)
@@ -255,6 +274,8 @@ static uint64_t estimate(const kiln__node *n)
         return kiln__block_bytes(&n->u.par.data);
     case KILN__NODE_RANGE:
         return 8 * n->u.range.count;
+    case KILN__NODE_HDF5:
+        return n->u.h5.rows * n->u.h5.row_bytes;
     case KILN__NODE_UNION:
     case KILN__NODE_JOIN:
         return n->parent[0]->est_bytes + n->parent[1]->est_bytes;
@@ -285,8 +306,11 @@ static void choose_strategy(kiln__node *n, int nranks, uint64_t limit)
     else if (n->want_parts)
         n->nparts = n->want_parts;
     else {
+        /* kiln.h: "0: the larger side's count", whatever the number of
+         * ranks, so a join is partitioned alike at any rank count. */
         uint32_t m = a->nparts > b->nparts ? a->nparts : b->nparts;
-        n->nparts = m > (uint32_t)nranks ? m : (uint32_t)nranks;
+        (void)nranks;
+        n->nparts = m ? m : 1;
     }
 }
 
@@ -343,6 +367,20 @@ kiln_status kiln__plan_shuffles(kiln__mem *mem, kiln__node *target,
     }
     *out = wides.v;
     *n = wides.n;
+    return KILN_OK;
+}
+
+kiln_status kiln__plan_lineage(kiln__mem *mem, kiln__node *target,
+                               kiln__node ***out, size_t *n)
+{
+    stack all = {mem, NULL, 0, 0};
+    kiln_status st = postorder(mem, target, NULL, &all);
+    if (st != KILN_OK) {
+        kiln__mem_free(mem, all.v);
+        return st;
+    }
+    *out = all.v;
+    *n = all.n;
     return KILN_OK;
 }
 

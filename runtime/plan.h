@@ -44,6 +44,14 @@ void kiln__plan_coalesced(const kiln__node *coalesce, uint32_t q, uint32_t *lo,
 kiln_status kiln__plan_unsplit(kiln__mem *mem, kiln__node *target,
                                kiln__node ***out, size_t *n);
 
+/* Nodes of `kind` in the lineage whose data an action may still need,
+ * parents first: the walk lists a node already computed (complete cache or
+ * shuffle output) but not its parents. *out owned by the caller
+ * (kiln__mem_free). */
+kiln_status kiln__plan_list_kind(kiln__mem *mem, kiln__node *target,
+                                 kiln__node_kind kind, kiln__node ***out,
+                                 size_t *n);
+
 /* Settle the partition count of every node in the lineage (text sources must
  * be split), and each join's strategy: a side expected to hold fewer than
  * broadcast_bytes (estimated from what its sources read) is broadcast when
@@ -56,6 +64,11 @@ kiln_status kiln__plan_resolve(kiln__mem *mem, kiln__node *target, int nranks,
  * depends on. *out owned by the caller. */
 kiln_status kiln__plan_shuffles(kiln__mem *mem, kiln__node *target,
                                 kiln__node ***out, size_t *n);
+
+/* Every node of the lineage, parents before children. *out owned by the
+ * caller (kiln__mem_free). */
+kiln_status kiln__plan_lineage(kiln__mem *mem, kiln__node *target,
+                               kiln__node ***out, size_t *n);
 
 /* A node of the lineage by id, or NULL. */
 kiln__node *kiln__plan_find(kiln__mem *mem, kiln__node *target, uint32_t id);

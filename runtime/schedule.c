@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/checkpoint.h"
 #include "runtime/dispatch.h"
 #include "runtime/error.h"
+#include "runtime/hdf5_io.h"
 #include "runtime/io.h"
 #include "runtime/join.h"
 #include "runtime/log.h"
@@ -55,14 +57,16 @@ static bool get(const message *m, size_t *pos, void *p, size_t n)
     return true;
 }
 
-/* Master: split every unsplit source and write the message. */
-static kiln_status master_plan(kiln_context *ctx, kiln__node *target,
-                               message *m)
+/* Phase one, master: split every unsplit file source. Message: u32 count,
+ * then per source u32 id, u64 length, packed splits. */
+static kiln_status master_splits(kiln_context *ctx, kiln__node *target, message *m)
 {
-    kiln__node **sources = NULL, **shuffles = NULL;
-    size_t nsources = 0, nshuffles = 0;
+    kiln__node **sources = NULL;
+    size_t nsources = 0;
     kiln_status st;
     KILN_CHECK(st, kiln__plan_unsplit(&ctx->mem, target, &sources, &nsources), done);
+    uint32_t count = (uint32_t)nsources;
+    KILN_CHECK(st, put(m, &count, 4), done);
     for (size_t i = 0; i < nsources; i++) {
         kiln__node *n = sources[i];
         uint64_t record = n->kind == KILN__NODE_BINARY
@@ -70,23 +74,11 @@ static kiln_status master_plan(kiln_context *ctx, kiln__node *target,
         KILN_CHECK(st, kiln__text_split((const char *const *)n->u.text.paths,
                                         n->u.text.npaths, ctx->opt.split_bytes,
                                         record, &n->u.text.splits), done);
-    }
-    KILN_CHECK(st, kiln__plan_resolve(&ctx->mem, target, ctx->nranks,
-                                       ctx->opt.broadcast_bytes), done);
-    KILN_CHECK(st, kiln__plan_shuffles(&ctx->mem, target, &shuffles, &nshuffles), done);
-    uint64_t fp = kiln__plan_fingerprint(&ctx->mem, target);
-    uint32_t counts[2] = {(uint32_t)nsources, (uint32_t)nshuffles};
-    KILN_CHECK(st, put(m, &fp, 8), done);
-    KILN_CHECK(st, put(m, counts, 8), done);
-    for (size_t i = 0; i < nshuffles; i++)
-        KILN_CHECK(st, put(m, &shuffles[i]->id, 4), done);
-    for (size_t i = 0; i < nsources; i++) {
         unsigned char *packed = NULL;
         size_t len = 0;
-        KILN_CHECK(st, kiln__text_splits_pack(sources[i]->u.text.splits, &packed,
-                                              &len), done);
+        KILN_CHECK(st, kiln__text_splits_pack(n->u.text.splits, &packed, &len), done);
         uint64_t len64 = len;
-        st = put(m, &sources[i]->id, 4);
+        st = put(m, &n->id, 4);
         if (st == KILN_OK)
             st = put(m, &len64, 8);
         if (st == KILN_OK)
@@ -97,22 +89,18 @@ static kiln_status master_plan(kiln_context *ctx, kiln__node *target,
     }
 done:
     kiln__mem_free(&ctx->mem, sources);
-    kiln__mem_free(&ctx->mem, shuffles);
     return st;
 }
 
-/* Worker: take the master's splits, then check the lineage matches. */
-static kiln_status follow_plan(kiln_context *ctx, kiln__node *target,
-                               const message *m)
+/* Phase one, the others: take the master's splits. */
+static kiln_status follow_splits(kiln_context *ctx, kiln__node *target,
+                                 const message *m)
 {
     size_t pos = 0;
-    uint64_t fp;
-    uint32_t counts[2];
-    if (!get(m, &pos, &fp, 8) || !get(m, &pos, counts, 8) ||
-        m->len - pos < 4 * (size_t)counts[1])
+    uint32_t count;
+    if (!get(m, &pos, &count, 4))
         return KILN_ERROR(KILN_ERR_MPI, "garbled plan from the master");
-    pos += 4 * (size_t)counts[1];
-    for (uint32_t i = 0; i < counts[0]; i++) {
+    for (uint32_t i = 0; i < count; i++) {
         uint32_t id;
         uint64_t len;
         if (!get(m, &pos, &id, 4) || !get(m, &pos, &len, 8) || m->len - pos < len)
@@ -120,7 +108,7 @@ static kiln_status follow_plan(kiln_context *ctx, kiln__node *target,
         kiln__node *n = kiln__plan_find(&ctx->mem, target, id);
         if (!n || !kiln__node_is_file_source(n))
             return KILN_ERROR(KILN_ERR_STATE,
-                              "rank %d has no text source %u: ranks built "
+                              "rank %d has no file source %u: ranks built "
                               "different datasets", ctx->rank, id);
         if (!n->u.text.splits) {
             kiln_status st = kiln__text_splits_unpack(m->data + pos, (size_t)len,
@@ -130,6 +118,38 @@ static kiln_status follow_plan(kiln_context *ctx, kiln__node *target,
         }
         pos += (size_t)len;
     }
+    return KILN_OK;
+}
+
+/* Phase two, master: settle partition counts and list the shuffles to run.
+ * Message: u64 fingerprint, u32 count, u32 shuffle ids. */
+static kiln_status master_stages(kiln_context *ctx, kiln__node *target, message *m)
+{
+    kiln__node **shuffles = NULL;
+    size_t nshuffles = 0;
+    kiln_status st;
+    KILN_CHECK(st, kiln__plan_resolve(&ctx->mem, target, ctx->nranks,
+                                       ctx->opt.broadcast_bytes), done);
+    KILN_CHECK(st, kiln__plan_shuffles(&ctx->mem, target, &shuffles, &nshuffles), done);
+    uint64_t fp = kiln__plan_fingerprint(&ctx->mem, target);
+    uint32_t count = (uint32_t)nshuffles;
+    KILN_CHECK(st, put(m, &fp, 8), done);
+    KILN_CHECK(st, put(m, &count, 4), done);
+    for (size_t i = 0; i < nshuffles; i++)
+        KILN_CHECK(st, put(m, &shuffles[i]->id, 4), done);
+done:
+    kiln__mem_free(&ctx->mem, shuffles);
+    return st;
+}
+
+/* Phase two, the others: settle counts the same way and compare. */
+static kiln_status follow_stages(kiln_context *ctx, kiln__node *target,
+                                 const message *m)
+{
+    size_t pos = 0;
+    uint64_t fp;
+    if (!get(m, &pos, &fp, 8))
+        return KILN_ERROR(KILN_ERR_MPI, "garbled plan from the master");
     kiln_status st = kiln__plan_resolve(&ctx->mem, target, ctx->nranks,
                                        ctx->opt.broadcast_bytes);
     if (st == KILN_OK && kiln__plan_fingerprint(&ctx->mem, target) != fp)
@@ -138,6 +158,34 @@ static kiln_status follow_plan(kiln_context *ctx, kiln__node *target,
                         "(every rank must create the same datasets in the "
                         "same order)", ctx->rank);
     return st;
+}
+
+/* The master builds a message (st: how that went), everyone receives it and
+ * applies it with follow (not called on the master). Agreed throughout. */
+static kiln_status broadcast_plan(kiln_context *ctx, kiln__node *target,
+                                  kiln_status st, message *m,
+                                  kiln_status (*follow)(kiln_context *, kiln__node *,
+                                                        const message *))
+{
+    uint64_t len = ctx->rank == 0 ? m->len : 0;
+    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+        return st;
+    if (MPI_Bcast(&len, 1, MPI_UINT64_T, 0, ctx->comm) != MPI_SUCCESS)
+        kiln__abort(ctx, "plan broadcast");
+    if (len > (uint64_t)INT32_MAX) /* the same verdict everywhere */
+        return KILN_ERROR(KILN_ERR_LIMIT, "plan of %llu bytes", (unsigned long long)len);
+    if (ctx->rank != 0) {
+        m->data = malloc(len ? (size_t)len : 1);
+        m->len = m->cap = (size_t)len;
+        st = m->data ? KILN_OK : KILN_ERROR(KILN_ERR_NOMEM, "plan message");
+    }
+    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+        return st;
+    if (MPI_Bcast(m->data, (int)len, MPI_BYTE, 0, ctx->comm) != MPI_SUCCESS)
+        kiln__abort(ctx, "plan broadcast");
+    if (ctx->rank != 0)
+        st = follow(ctx, target, m);
+    return kiln__error_agree(ctx, st);
 }
 
 /* One side's map stage and exchange into *out. */
@@ -280,51 +328,45 @@ static kiln_status run_shuffle(kiln_context *ctx, kiln__node *node)
 kiln_status kiln__schedule_prepare(kiln_context *ctx, kiln__node *target,
                                    const char *what)
 {
-    message m = {0};
+    message splits = {0}, stages = {0};
     kiln_status st = KILN_OK;
-    uint64_t len = 0;
     (void)what;
-    if (ctx->rank == 0) {
-        st = master_plan(ctx, target, &m);
-        len = m.len;
-    }
-    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+    /* 1. The master lists and splits the inputs. */
+    if (ctx->rank == 0)
+        st = master_splits(ctx, target, &splits);
+    if ((st = broadcast_plan(ctx, target, st, &splits, follow_splits)) != KILN_OK)
         goto done;
-    KILN_CHECK(st, KILN_MPI(MPI_Bcast(&len, 1, MPI_UINT64_T, 0, ctx->comm)), done);
-    if (len > (uint64_t)INT32_MAX) {
-        st = KILN_ERROR(KILN_ERR_LIMIT, "plan of %llu bytes", (unsigned long long)len);
-        goto done; /* the same verdict everywhere: len was broadcast */
-    }
-    if (ctx->rank != 0) {
-        m.data = malloc(len ? (size_t)len : 1);
-        m.len = m.cap = (size_t)len;
-        st = m.data ? KILN_OK : KILN_ERROR(KILN_ERR_NOMEM, "plan message");
-    }
-    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+    /* 2. Resuming: load what was checkpointed (it fixes partition counts). */
+    if ((st = kiln__schedule_load_checkpoints(ctx, target)) != KILN_OK)
         goto done;
-    KILN_CHECK(st, KILN_MPI(MPI_Bcast(m.data, (int)len, MPI_BYTE, 0, ctx->comm)),
-               done);
-    if (ctx->rank != 0)
-        st = follow_plan(ctx, target, &m);
-    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
+    /* 3. The master plans the stages; every rank checks its lineage. */
+    if (ctx->rank == 0)
+        st = master_stages(ctx, target, &stages);
+    if ((st = broadcast_plan(ctx, target, st, &stages, follow_stages)) != KILN_OK)
+        goto done;
+    /* 4. HDF5 sources not in memory yet are read, collectively, into their
+     * caches; the stages then find them there. */
+    if ((st = kiln__hdf5_load_sources(ctx, target)) != KILN_OK)
         goto done;
 
     /* Run the shuffles in the master's order. */
-    /* Both were validated by follow_plan (or written by master_plan). */
     size_t pos = 8;
-    uint32_t counts[2] = {0, 0};
-    get(&m, &pos, counts, 8);
-    ctx->running.nstages = counts[1] + 1;
-    for (uint32_t i = 0; i < counts[1] && st == KILN_OK; i++) {
+    uint32_t count = 0;
+    get(&stages, &pos, &count, 4); /* validated above or written by us */
+    ctx->running.nstages = count + 1;
+    for (uint32_t i = 0; i < count && st == KILN_OK; i++) {
         uint32_t id = UINT32_MAX;
-        get(&m, &pos, &id, 4);
+        get(&stages, &pos, &id, 4);
         kiln__node *n = kiln__plan_find(&ctx->mem, target, id);
         if (!n) /* impossible after the fingerprint matched */
             kiln__abort(ctx, "planned shuffle not found");
         st = run_shuffle(ctx, n);
+        if (st == KILN_OK && ctx->opt.checkpoint == KILN__CHECKPOINT_STAGES)
+            st = kiln__schedule_checkpoint(ctx, n);
     }
 done:
-    free(m.data);
+    free(splits.data);
+    free(stages.data);
     return st;
 }
 
@@ -366,6 +408,7 @@ kiln_status kiln__schedule_stage(kiln_context *ctx, kiln__node *node,
     kiln__chain_init(&chain);
     memset(totals, 0, sizeof *totals);
     ctx->running.stage++;
+    kiln__checkpoint_fail_at(ctx, ++ctx->stages_started);
 
     /* Placement: tasks over data held on one rank run there. */
     owner = kiln__mem_alloc(&ctx->mem, (hi > lo ? hi - lo : 1) * sizeof *owner);
@@ -388,8 +431,10 @@ kiln_status kiln__schedule_stage(kiln_context *ctx, kiln__node *node,
                             &tasks_run);
     st = kiln__error_agree(ctx, st);
 
-    uint64_t mine[3] = {tasks_run, stats.records, stats.bytes}, sum[3];
-    if (MPI_Allreduce(mine, sum, 3, MPI_UINT64_T, MPI_SUM, ctx->comm) != MPI_SUCCESS)
+    /* Totals, and whether a signal asked any rank to checkpoint and leave. */
+    uint64_t mine[4] = {tasks_run, stats.records, stats.bytes,
+                        kiln__checkpoint_signalled()}, sum[4];
+    if (MPI_Allreduce(mine, sum, 4, MPI_UINT64_T, MPI_SUM, ctx->comm) != MPI_SUCCESS)
         kiln__abort(ctx, "stage totals");
     totals->tasks = sum[0];
     totals->records = sum[1];
@@ -398,6 +443,8 @@ kiln_status kiln__schedule_stage(kiln_context *ctx, kiln__node *node,
     kiln_status synced = sync_caches(ctx);
     if (st == KILN_OK)
         st = synced;
+    if (sum[3] && !ctx->exiting)
+        kiln__schedule_signal_exit(ctx); /* the stage is finished: now leave */
 done:
     kiln__mem_free(&ctx->mem, owner);
     return st;

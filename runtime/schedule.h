@@ -45,4 +45,23 @@ kiln_status kiln__schedule_collect(kiln_context *ctx, kiln__node *n, uint32_t lo
                                    uint32_t hi, int root, size_t limit,
                                    const char *name, kiln__block *into);
 
+/* ---- checkpoints (persist.c) ---- */
+
+/* node's partitions as held data: a complete cache or shuffle output if
+ * there is one (*owned false), else computed now into stores on the ranks
+ * that ran them (*owned true; the caller keeps or destroys it). */
+kiln_status kiln__schedule_materialize(kiln_context *ctx, kiln__node *node,
+                                       kiln__resident **out, bool *owned);
+/* Write node as checkpoint "node-<id>" (computing it if needed, and then
+ * keeping it as its cache). */
+kiln_status kiln__schedule_checkpoint(kiln_context *ctx, kiln__node *node);
+/* With --kiln-resume: walk the lineage from target down and load the
+ * checkpoint of every candidate (checkpointed, live, or any shuffle with
+ * --kiln-checkpoint=stages) that has a valid one, so nothing below it is
+ * computed. Before partition counts are settled. */
+kiln_status kiln__schedule_load_checkpoints(kiln_context *ctx, kiln__node *target);
+/* A signal arrived on some rank (agreed): checkpoint live datasets, then
+ * leave with KILN_EXIT_RESUBMIT on every rank. Never returns. */
+_Noreturn void kiln__schedule_signal_exit(kiln_context *ctx);
+
 #endif
