@@ -752,11 +752,17 @@ KILN_API kiln_status kiln_dataset_save_binary(kiln_dataset *ds, const char *dir,
 /* Rows of an HDF5 dataset as plain values: a 2-D array of N rows gives N
  * records whose value is one row (FIXED, row bytes), a 1-D array of 8-byte
  * integers or doubles gives U64/I64/F64 values, any other 1-D element type
- * (compound, fixed strings) FIXED values of its size. nparts: 0 for
- * --kiln-partitions. When an action first needs them, every rank reads the
- * rows of its partitions with one collective parallel-HDF5 read; they then
- * stay in memory, like a cached dataset. A zstd-compressed dataset (filter
- * 32015) is read with Kiln's own filter. path, dataset: borrowed. */
+ * (compound, fixed strings) FIXED values of its size. Values are in the
+ * host's native layout (H5Tget_native_type): a compound arrives as the C
+ * struct with the same members in the same order, however the file packs
+ * it. nparts: 0 for --kiln-partitions. When an action first needs them,
+ * every rank reads the rows of its partitions with one collective
+ * parallel-HDF5 read; they then stay in memory, like a cached dataset. A
+ * zstd-compressed dataset (filter 32015) is read with Kiln's own filter.
+ * Collective: the master opens the file and broadcasts the dataset's shape;
+ * a missing file or dataset, more than 2 dimensions or a variable-length
+ * type fail on every rank with a message naming file and dataset.
+ * path, dataset: borrowed. */
 KILN_API kiln_status kiln_hdf5_read(kiln_context *ctx, const char *path,
                                     const char *dataset, uint32_t nparts,
                                     kiln_dataset **out);
@@ -783,7 +789,7 @@ typedef struct kiln_hdf5_options {
  * of its partitions with one collective write. The file is written under a
  * temporary name and renamed into place when every rank succeeded. Readable
  * by h5dump and h5py (zstd: with Kiln's plugin on HDF5_PLUGIN_PATH).
- * path, dataset, opts: borrowed; opts may be NULL. */
+ * Collective. path, dataset, opts: borrowed; opts may be NULL. */
 KILN_API kiln_status kiln_dataset_save_hdf5(kiln_dataset *ds, const char *path,
                                             const char *dataset,
                                             const kiln_hdf5_options *opts);

@@ -101,8 +101,8 @@ static size_t column_span(const kiln__column *c, const uint64_t *offs,
 {
     if (!c->present)
         return 0;
-    if (c->variable)
-        return (size_t)(offs[to] - offs[from]);
+    if (c->variable) /* no offsets yet: an empty column, from == to == 0 */
+        return offs ? (size_t)(offs[to] - offs[from]) : 0;
     return (to - from) * c->width;
 }
 
@@ -215,10 +215,12 @@ static unsigned char *column_wire_write(const kiln__column *c, size_t from,
         return dst;
     size_t bytes = column_span(c, c->offs, from, to);
     if (c->variable) {
-        uint64_t base = c->offs[from];
+        /* A column that never held a record has no offsets: write its one
+         * offset, 0 (a sample or splitter block can be empty). */
+        uint64_t base = c->offs ? c->offs[from] : 0;
         uint64_t *o = (uint64_t *)dst;
         for (size_t i = from; i <= to; i++)
-            o[i - from] = c->offs[i] - base;
+            o[i - from] = c->offs ? c->offs[i] - base : 0;
         dst += 8 * (to - from + 1);
         if (bytes)
             memcpy(dst, c->data + base, bytes);

@@ -215,6 +215,14 @@ static int manifest_read(const kiln_context *ctx, const char *name, manifest *m,
     return 1;
 }
 
+/* Whether `file` is a data file of checkpoint `name`: NAME.<jobid>.h5. */
+static bool is_data_file(const char *file, const char *name)
+{
+    size_t len = strlen(name), fl = strlen(file);
+    return !strncmp(file, name, len) && file[len] == '.' && fl > len + 4 &&
+           !strcmp(file + fl - 3, ".h5");
+}
+
 /* Master: remove data files of `name` other than `keep` (NULL: all). */
 static void remove_data_files(const kiln_context *ctx, const char *name,
                               const char *keep)
@@ -222,19 +230,35 @@ static void remove_data_files(const kiln_context *ctx, const char *name,
     DIR *d = opendir(ctx->opt.checkpoint_dir);
     if (!d)
         return;
-    size_t len = strlen(name);
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *n = e->d_name;
-        size_t nl = strlen(n);
-        if (strncmp(n, name, len) || n[len] != '.' || nl < 4 ||
-            strcmp(n + nl - 3, ".h5") || (keep && !strcmp(n, keep)))
+        if (!is_data_file(n, name) || (keep && !strcmp(n, keep)))
             continue;
         char path[PATH_BYTES];
         path_of(ctx, n, path, sizeof path);
         unlink(path);
     }
     closedir(d);
+}
+
+/* Master: the name of some data file of `name` in `out`; false if none. A
+ * data file without a manifest is a write that was never committed (or a
+ * manifest that was lost): not a checkpoint, but worth saying so. */
+static bool find_data_file(const kiln_context *ctx, const char *name, char *out,
+                           size_t size)
+{
+    DIR *d = opendir(ctx->opt.checkpoint_dir);
+    bool found = false;
+    struct dirent *e;
+    while (d && !found && (e = readdir(d)))
+        if (is_data_file(e->d_name, name)) {
+            snprintf(out, size, "%s", e->d_name);
+            found = true;
+        }
+    if (d)
+        closedir(d);
+    return found;
 }
 
 void kiln__checkpoint_remove(kiln_context *ctx, const char *name)
@@ -591,7 +615,8 @@ static kiln_status read_file(kiln_context *ctx, const char *path,
         (!bytes && H5Sselect_none(mspace) < 0) ||
         select_ranges(fspace, offs, mine, np) < 0 ||
         H5Dread(data, H5T_NATIVE_UINT8, mspace, fspace, dxpl, buf) < 0) {
-        st = KILN_ERROR(KILN_ERR_IO, "cannot read the data of '%s' (truncated?)", path);
+        st = KILN_ERROR(KILN_ERR_IO, "cannot read the data of '%s' (truncated "
+                        "or corrupt?)", path);
         goto done;
     }
     size_t at = 0;
@@ -655,6 +680,12 @@ kiln_status kiln__checkpoint_read(kiln_context *ctx, const char *name,
         v.code = manifest_read(ctx, name, &m, v.why, sizeof v.why);
         struct stat sb;
         char path[PATH_BYTES];
+        if (v.code == 0 && find_data_file(ctx, name, v.file, sizeof v.file)) {
+            v.code = -1;
+            snprintf(v.why, sizeof v.why, "its manifest '%s/%s.manifest' is "
+                     "missing (data file '%s' was never committed, or the "
+                     "manifest was lost)", ctx->opt.checkpoint_dir, name, v.file);
+        }
         if (v.code == 1) {
             path_of(ctx, m.file, path, sizeof path);
             snprintf(v.file, sizeof v.file, "%s", m.file);

@@ -37,7 +37,8 @@ kiln_status kiln__checkpoint_write(kiln_context *ctx, const char *name,
  * functions are lost: FIXED types come back without hash or compare).
  * *found is false, with a warning saying why, when the checkpoint is
  * damaged or its signature or schema differs (signature 0, schema NULL:
- * accept any); silently when there is none. Collective. */
+ * accept any), or when a data file has no manifest (an uncommitted write
+ * or a lost manifest); silently when there is neither. Collective. */
 kiln_status kiln__checkpoint_read(kiln_context *ctx, const char *name,
                                   const kiln_schema *schema, uint64_t signature,
                                   kiln__resident **out, kiln_schema *schema_out,

@@ -412,7 +412,7 @@ kiln_status kiln__ds_derive(kiln_dataset *parent, kiln__node_kind kind,
                             const kiln_schema *schema, kiln__node **out)
 {
     kiln__node *p = kiln__node_of(parent);
-    kiln__node *n;
+    kiln__node *n = NULL;
     kiln_status st = kiln__ds_new(p->ctx, kind, schema, &n);
     if (st != KILN_OK)
         return st;

@@ -330,65 +330,33 @@ static kiln_status poll(const kiln__poll *p)
     return p && p->fn ? p->fn(p->arg) : KILN_OK;
 }
 
-static kiln_status read_text(pipeline *pipe, const kiln__poll *pl)
+/* A split of a text or binary file. */
+static kiln_status read_file(pipeline *pipe, const kiln__poll *pl)
 {
     step_state *s = &pipe->steps[0];
-    const kiln__text_splits *sp = s->node->u.text.splits;
-    const kiln__split *split = &sp->splits[s->partition];
-    kiln__text_reader r;
+    kiln__split_reader r;
     kiln__block block;
     kiln_schema schema = s->node->schema;
     kiln_status st = kiln__block_init(&block, pipe->mem, &schema);
     if (st != KILN_OK)
         return st;
-    st = kiln__text_open(&r, pipe->mem, sp->files[split->file], split->offset,
-                         split->length);
     bool done = false;
+    st = kiln__split_open(&r, pipe->mem, s->node, s->partition, &done);
     while (st == KILN_OK && !done && !pipe->stop) {
         kiln__block_clear(&block);
-        st = kiln__text_next(&r, &block, pipe->batch_records, pipe->batch_bytes,
-                             &done);
+        st = kiln__split_next(&r, &block, pipe->batch_records, pipe->batch_bytes,
+                              &done);
         if (st != KILN_OK)
             break;
         kiln_batch b;
         kiln__block_view(&block, 0, block.n, s->partition, &b);
-        b.origin = &r.origin;
+        b.origin = kiln__split_origin(&r);
         pipe->stats.records += b.n;
         if ((st = feed(pipe, 0, &b)) == KILN_OK)
             st = poll(pl);
     }
-    pipe->stats.bytes += r.bytes_read;
-    kiln__text_close(&r);
-    kiln__block_release(&block);
-    return st;
-}
-
-static kiln_status read_binary(pipeline *pipe, const kiln__poll *pl)
-{
-    step_state *s = &pipe->steps[0];
-    const kiln__text_splits *sp = s->node->u.text.splits;
-    const kiln__split *split = &sp->splits[s->partition];
-    kiln__binary_reader r;
-    kiln__block block;
-    kiln_schema schema = s->node->schema;
-    kiln_status st = kiln__block_init(&block, pipe->mem, &schema);
-    if (st != KILN_OK)
-        return st;
-    st = kiln__binary_open(&r, pipe->mem, sp->files[split->file], split->offset,
-                           split->length, &schema);
-    bool done = split->length == 0;
-    while (st == KILN_OK && !done && !pipe->stop) {
-        kiln__block_clear(&block);
-        if ((st = kiln__binary_next(&r, &block, pipe->batch_records, &done)) != KILN_OK)
-            break;
-        kiln_batch b;
-        kiln__block_view(&block, 0, block.n, s->partition, &b);
-        pipe->stats.records += b.n;
-        if ((st = feed(pipe, 0, &b)) == KILN_OK)
-            st = poll(pl);
-    }
-    pipe->stats.bytes += r.bytes_read;
-    kiln__binary_close(&r);
+    pipe->stats.bytes += kiln__split_bytes_read(&r);
+    kiln__split_close(&r);
     kiln__block_release(&block);
     return st;
 }
@@ -510,9 +478,8 @@ static kiln_status read_leaf(pipeline *pipe, const kiln__poll *pl)
         return read_resident(pipe, pl);
     switch (pipe->steps[0].node->kind) {
     case KILN__NODE_TEXT:
-        return read_text(pipe, pl);
     case KILN__NODE_BINARY:
-        return read_binary(pipe, pl);
+        return read_file(pipe, pl);
     case KILN__NODE_COALESCE:
         return read_coalesced(pipe, pl);
     case KILN__NODE_PARALLEL:

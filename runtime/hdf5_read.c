@@ -345,7 +345,8 @@ static kiln_status select_rows(kiln_context *ctx, const kiln__node *n,
     bool first = true;
     herr_t rc = H5Sselect_none(ls->fspace);
     uint64_t run_lo = 0, run_hi = 0;
-    for (uint64_t p = (uint64_t)ctx->rank; p < np && rc >= 0; p += (uint64_t)ctx->nranks) {
+    const uint64_t step = (uint64_t)ctx->nranks;
+    for (uint64_t p = (uint64_t)ctx->rank; p < np && rc >= 0; p += step) {
         uint64_t lo = kiln__hdf5_part_start(rows, (uint32_t)np, (uint32_t)p);
         uint64_t hi = kiln__hdf5_part_start(rows, (uint32_t)np, (uint32_t)p + 1);
         if (lo == hi)
@@ -371,7 +372,8 @@ static kiln_status select_rows(kiln_context *ctx, const kiln__node *n,
     if (rc < 0) {
         char why[512];
         return KILN_ERROR(KILN_ERR_IO, "hdf5_read: cannot select rows of %s in %s: %s",
-                          n->u.h5.dataset, n->u.h5.path, kiln__h5_reason(why, sizeof why));
+                          n->u.h5.dataset, n->u.h5.path,
+                          kiln__h5_reason(why, sizeof why));
     }
     return KILN_OK;
 }
@@ -424,7 +426,9 @@ static kiln_status read_rows(kiln_context *ctx, kiln__node *n, load_state *ls,
     /* The read is collective: nobody enters it unless everybody can. */
     if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
         return st;
-    if (H5Dread(ls->dset, ls->d.memtype, ls->mspace, ls->fspace, ls->dxpl, buf) < 0)
+    /* An empty dataset has no storage to read (rows is the same everywhere). */
+    if (n->u.h5.rows > 0 &&
+        H5Dread(ls->dset, ls->d.memtype, ls->mspace, ls->fspace, ls->dxpl, buf) < 0)
         st = KILN_ERROR(KILN_ERR_IO, "hdf5_read: reading dataset %s of %s "
                         "failed: %s", name, path, kiln__h5_reason(why, sizeof why));
     return st;
@@ -440,7 +444,9 @@ static kiln_status split_rows(kiln_context *ctx, kiln__node *n,
 {
     const uint64_t rows = n->u.h5.rows, np = n->nparts;
     const size_t row_bytes = n->u.h5.row_bytes;
-    size_t chunk = KILN__STORE_BLOCK_BYTES / row_bytes ? KILN__STORE_BLOCK_BYTES / row_bytes : 1;
+    size_t chunk = KILN__STORE_BLOCK_BYTES / row_bytes;
+    if (chunk == 0) /* rows over 4 MiB: one per block */
+        chunk = 1;
     kiln__block blk;
     kiln_status st = kiln__block_init(&blk, &ctx->mem, &n->schema);
     if (st != KILN_OK) {
@@ -504,14 +510,14 @@ static kiln_status load(kiln_context *ctx, kiln__node *n)
     for (uint64_t p = (uint64_t)ctx->rank; p < np; p += (uint64_t)ctx->nranks)
         mine += kiln__hdf5_part_start(rows, (uint32_t)np, (uint32_t)p + 1) -
                 kiln__hdf5_part_start(rows, (uint32_t)np, (uint32_t)p);
-    size_t bytes = 0;
+    size_t bytes = (size_t)mine * row_bytes; /* checked below */
     if (np == 0)
         st = KILN_ERROR(KILN_ERR_INVAL, "hdf5_read: %s in %s: 0 partitions",
                         n->u.h5.dataset, n->u.h5.path);
     else if (row_bytes == 0 || mine > SIZE_MAX / row_bytes)
         st = KILN_ERROR(KILN_ERR_LIMIT, "hdf5_read: %llu rows of %zu bytes do not "
                         "fit in memory", (unsigned long long)mine, row_bytes);
-    else if (!(buf = kiln__mem_alloc(&ctx->mem, (bytes = (size_t)(mine * row_bytes)) ? bytes : 1)))
+    else if (!(buf = kiln__mem_alloc(&ctx->mem, bytes ? bytes : 1)))
         st = KILN_ERROR(KILN_ERR_NOMEM, "hdf5_read: %zu bytes for the rows of %s",
                         bytes, n->u.h5.dataset);
     if (st == KILN_OK)

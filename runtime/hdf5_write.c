@@ -17,7 +17,9 @@
  * an N x columns array of little-endian 8-byte numbers; 1-D U64/I64/F64
  * values give a 1-D array of that type; any other fixed-size value gives a
  * 1-D array of H5T_OPAQUE of the value's size (h5py: numpy void 'V<size>';
- * h5dump: hex bytes), tagged "kiln fixed-size record". Attributes on the
+ * h5dump: hex bytes), untagged, because h5py reads opaque data only into
+ * an untagged type (a tagged one fails with "no appropriate function for
+ * conversion path"); the Kiln schema is not recorded. Attributes on the
  * dataset: kiln_version (string) and kiln_partitions (uint32). Empty
  * datasets are never chunked or filtered (HDF5 wants chunks no larger than
  * a fixed-size dataset). */
@@ -124,11 +126,9 @@ static kiln_status layout_choose(const kiln_schema *s, const kiln_hdf5_options *
                              : kind == KILN_KIND_I64 ? H5T_NATIVE_INT64
                                                      : H5T_NATIVE_UINT64);
     } else {
+        /* No tag: HDF5 converts only between opaque types whose tags match,
+         * and h5py reads into an untagged one (numpy void). */
         l->filetype = H5Tcreate(H5T_OPAQUE, v->size);
-        if (l->filetype >= 0 && H5Tset_tag(l->filetype, "kiln fixed-size record") < 0) {
-            H5Tclose(l->filetype);
-            l->filetype = H5I_INVALID_HID;
-        }
         l->memtype = l->filetype >= 0 ? H5Tcopy(l->filetype) : H5I_INVALID_HID;
     }
     if (l->filetype < 0 || l->memtype < 0)
@@ -418,7 +418,9 @@ static kiln_status write_file(kiln_context *ctx, const char *tmp,
                         kiln__h5_reason(why, sizeof why));
     if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
         goto done;
-    if (H5Dwrite(f.dset, l->memtype, f.mspace, f.fspace, f.dxpl, buf) < 0)
+    /* An empty dataset has no storage to write to (HDF5 fails the call). */
+    if (rows > 0 &&
+        H5Dwrite(f.dset, l->memtype, f.mspace, f.fspace, f.dxpl, buf) < 0)
         st = KILN_ERROR(KILN_ERR_IO, "save_hdf5: writing dataset %s of %s "
                         "failed: %s", name, tmp, kiln__h5_reason(why, sizeof why));
 done:

@@ -82,6 +82,27 @@ kiln_status kiln__binary_next(kiln__binary_reader *r, kiln__block *out,
                               size_t max_records, bool *done);
 void kiln__binary_close(kiln__binary_reader *r);
 
+/* ---- either kind: one split of a file source ---- */
+
+typedef struct kiln__split_reader {
+    bool binary;
+    kiln__text_reader text;
+    kiln__binary_reader bin;
+} kiln__split_reader;
+
+/* Open split `partition` of a text or binary source node (split). *done
+ * when it has nothing to read. */
+kiln_status kiln__split_open(kiln__split_reader *r, kiln__mem *mem,
+                             const kiln__node *source, uint32_t partition,
+                             bool *done);
+/* Append up to max_records records (text: about max_bytes) to out. */
+kiln_status kiln__split_next(kiln__split_reader *r, kiln__block *out,
+                             size_t max_records, size_t max_bytes, bool *done);
+/* Where the last batch's records came from (text only, else NULL). */
+const kiln_origin *kiln__split_origin(const kiln__split_reader *r);
+uint64_t kiln__split_bytes_read(const kiln__split_reader *r);
+void kiln__split_close(kiln__split_reader *r);
+
 /* Line number (1-based) of the line starting at `offset` in path, counted by
  * reading the file; 0 when it cannot be read. For error messages only. */
 uint64_t kiln__text_line_number(const char *path, uint64_t offset);

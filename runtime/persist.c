@@ -32,9 +32,13 @@ static bool complete(const kiln__resident *r)
     return r && r->complete;
 }
 
-/* A store sink that also notes which partitions ran on this rank. */
+/* A store sink that also notes which partitions ran on this rank. Its
+ * base is overwritten with the noting functions, so the store sink's own
+ * are kept in `store` and called from there (calling through inner.base
+ * would call the noting function again, forever). */
 typedef struct noting_sink {
     kiln__store_sink inner;
+    kiln__sink store;    /* the store sink's functions, as init set them */
     int32_t *owner;
     int rank;
 } noting_sink;
@@ -43,19 +47,19 @@ static kiln_status noting_begin(kiln__sink *s, uint32_t p)
 {
     noting_sink *n = (noting_sink *)s;
     n->owner[p] = n->rank;
-    return n->inner.base.begin(&n->inner.base, p);
+    return n->store.begin(&n->inner.base, p);
 }
 
 static kiln_status noting_consume(kiln__sink *s, const kiln_batch *b, bool *stop)
 {
     noting_sink *n = (noting_sink *)s;
-    return n->inner.base.consume(&n->inner.base, b, stop);
+    return n->store.consume(&n->inner.base, b, stop);
 }
 
 static kiln_status noting_end(kiln__sink *s, uint32_t p, bool ok)
 {
     noting_sink *n = (noting_sink *)s;
-    return n->inner.base.end(&n->inner.base, p, ok);
+    return n->store.end(&n->inner.base, p, ok);
 }
 
 kiln_status kiln__schedule_materialize(kiln_context *ctx, kiln__node *node,
@@ -82,6 +86,7 @@ kiln_status kiln__schedule_materialize(kiln_context *ctx, kiln__node *node,
         goto done;
     noting_sink sink;
     kiln__store_sink_init(&sink.inner, parts, 0, SIZE_MAX);
+    sink.store = sink.inner.base;
     /* The noting sink is laid out with the store sink first. */
     sink.inner.base = (kiln__sink){noting_begin, noting_consume, noting_end, NULL};
     sink.owner = r->owner;

@@ -220,13 +220,17 @@ static bool stop_at_computed(const kiln__node *n)
     return computed(n);
 }
 
-kiln_status kiln__plan_unsplit(kiln__mem *mem, kiln__node *target,
-                               kiln__node ***out, size_t *n)
+/* The lineage's nodes (not walking below computed ones) that keep(n, arg)
+ * accepts, parents first. */
+typedef bool (*keep_fn)(const kiln__node *n, const void *arg);
+
+static kiln_status select_nodes(kiln__mem *mem, kiln__node *target, keep_fn keep,
+                                const void *arg, kiln__node ***out, size_t *n)
 {
     stack all = {mem, NULL, 0, 0}, found = {mem, NULL, 0, 0};
     kiln_status st = postorder(mem, target, stop_at_computed, &all);
     for (size_t i = 0; st == KILN_OK && i < all.n; i++)
-        if (kiln__node_is_file_source(all.v[i]) && !all.v[i]->u.text.splits)
+        if (keep(all.v[i], arg))
             st = push(&found, all.v[i]);
     kiln__mem_free(mem, all.v);
     if (st != KILN_OK) {
@@ -238,23 +242,34 @@ kiln_status kiln__plan_unsplit(kiln__mem *mem, kiln__node *target,
     return KILN_OK;
 }
 
+static bool unsplit(const kiln__node *n, const void *arg)
+{
+    (void)arg;
+    return kiln__node_is_file_source(n) && !n->u.text.splits;
+}
+
+static bool of_kind(const kiln__node *n, const void *arg)
+{
+    return n->kind == *(const kiln__node_kind *)arg;
+}
+
+static bool pending_shuffle(const kiln__node *n, const void *arg)
+{
+    (void)arg;
+    return kiln__node_is_wide(n) && !computed(n);
+}
+
+kiln_status kiln__plan_unsplit(kiln__mem *mem, kiln__node *target,
+                               kiln__node ***out, size_t *n)
+{
+    return select_nodes(mem, target, unsplit, NULL, out, n);
+}
+
 kiln_status kiln__plan_list_kind(kiln__mem *mem, kiln__node *target,
                                  kiln__node_kind kind, kiln__node ***out,
                                  size_t *n)
 {
-    stack all = {mem, NULL, 0, 0}, found = {mem, NULL, 0, 0};
-    kiln_status st = postorder(mem, target, stop_at_computed, &all);
-    for (size_t i = 0; st == KILN_OK && i < all.n; i++)
-        if (all.v[i]->kind == kind)
-            st = push(&found, all.v[i]);
-    kiln__mem_free(mem, all.v);
-    if (st != KILN_OK) {
-        kiln__mem_free(mem, found.v);
-        return st;
-    }
-    *out = found.v;
-    *n = found.n;
-    return KILN_OK;
+    return select_nodes(mem, target, of_kind, &kind, out, n);
 }
 
 /* What a node is expected to hold, from what its sources read: enough to
@@ -355,19 +370,7 @@ kiln_status kiln__plan_resolve(kiln__mem *mem, kiln__node *target, int nranks,
 kiln_status kiln__plan_shuffles(kiln__mem *mem, kiln__node *target,
                                 kiln__node ***out, size_t *n)
 {
-    stack all = {mem, NULL, 0, 0}, wides = {mem, NULL, 0, 0};
-    kiln_status st = postorder(mem, target, stop_at_computed, &all);
-    for (size_t i = 0; st == KILN_OK && i < all.n; i++)
-        if (kiln__node_is_wide(all.v[i]) && !computed(all.v[i]))
-            st = push(&wides, all.v[i]);
-    kiln__mem_free(mem, all.v);
-    if (st != KILN_OK) {
-        kiln__mem_free(mem, wides.v);
-        return st;
-    }
-    *out = wides.v;
-    *n = wides.n;
-    return KILN_OK;
+    return select_nodes(mem, target, pending_shuffle, NULL, out, n);
 }
 
 kiln_status kiln__plan_lineage(kiln__mem *mem, kiln__node *target,
