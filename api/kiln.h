@@ -562,7 +562,10 @@ KILN_API kiln_status kiln_dataset_repartition(kiln_dataset *ds, uint32_t nparts,
                                               kiln_dataset **out);
 /* Fewer partitions without a shuffle: output partition q is input
  * partitions [q * P / nparts, (q + 1) * P / nparts) one after the other.
- * With nparts >= P this is the dataset itself (use repartition to grow). */
+ * With nparts >= P this is the dataset itself (use repartition to grow).
+ * Partitions held on different ranks (a shuffle's output, a cache) cannot
+ * be read by one task: the action fails with KILN_ERR_STATE; ask the
+ * shuffle before for fewer partitions instead. */
 KILN_API kiln_status kiln_dataset_coalesce(kiln_dataset *ds, uint32_t nparts,
                                            kiln_dataset **out);
 
@@ -570,7 +573,8 @@ KILN_API kiln_status kiln_dataset_coalesce(kiln_dataset *ds, uint32_t nparts,
  * and FIXED by bytes, shorter first on a common prefix), the key type's
  * compare function when it has one, or `compare` when given (arg passed to
  * it). Records with equal keys are ordered by value bytes, so a sort is the
- * same at any number of ranks. */
+ * same at any number of ranks; descending reverses the whole order, ties
+ * included. */
 typedef struct kiln_order {
     bool descending;
     kiln_compare_fn compare; /* optional, overrides the key type's */
@@ -602,7 +606,8 @@ typedef enum kiln_join {
  * types must be equal. When one side's input is smaller than
  * --kiln-broadcast-bytes (estimated from the inputs it reads), it is sent
  * to every rank and the other side is joined where it is, without a
- * shuffle (not for the side an outer join must keep); otherwise both are
+ * shuffle (not for the side an outer join must keep, and never when
+ * nparts is given: it asks for a partitioning); otherwise both are
  * hash-partitioned into nparts partitions (0: the larger side's count).
  * The job log says which strategy ran. */
 KILN_API kiln_status kiln_dataset_join(kiln_dataset *a, kiln_dataset *b,
@@ -636,10 +641,12 @@ KILN_API kiln_status kiln_dataset_fold_by_key(kiln_dataset *ds,
  * record i into the accumulator acc[i] (several acc[i] may be the same). */
 typedef kiln_status (*kiln_fold_fn)(void *const *acc, const kiln_batch *in,
                                     void *arg);
-/* Per key, an accumulator of acc_type (fixed-size) starting as a copy of
- * zero: seq folds values into accumulators, comb merges accumulators (as a
- * kiln_reduce_fn over acc_type). Result: (k, accumulator). zero: borrowed
- * (copied). */
+/* Per key, an accumulator of acc_type (fixed-size): seq folds values into
+ * accumulators that start as copies of zero, comb merges accumulators (as
+ * a kiln_reduce_fn over acc_type). Result: (k, accumulator). zero must be
+ * neutral for comb (as in Spark, which applies it once per partition and
+ * key; Kiln folds each value into its own copy, then merges). zero:
+ * borrowed (copied). */
 KILN_API kiln_status kiln_dataset_aggregate_by_key(kiln_dataset *ds,
                                                    kiln_type acc_type,
                                                    const void *zero,

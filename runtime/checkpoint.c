@@ -461,7 +461,21 @@ kiln_status kiln__checkpoint_write(kiln_context *ctx, const char *name,
         offset[p] = total;
         total += meta[3 * p];
     }
+    /* The data file is named after the job. If this job already committed
+     * this checkpoint, that name is the committed file: writing it again
+     * would truncate the file the manifest names, and a crash meanwhile
+     * would lose the checkpoint. So the master alternates with a second
+     * name, and every rank takes its choice. */
     snprintf(file, sizeof file, "%s.%s.h5", name, ctx->job_id);
+    if (ctx->rank == 0) {
+        manifest old;
+        char why[WHY_BYTES];
+        if (manifest_read(ctx, name, &old, why, sizeof why) == 1 &&
+            !strcmp(old.file, file))
+            snprintf(file, sizeof file, "%s.%s-1.h5", name, ctx->job_id);
+    }
+    if (MPI_Bcast(file, sizeof file, MPI_CHAR, 0, ctx->comm) != MPI_SUCCESS)
+        kiln__abort(ctx, "checkpoint file name");
     path_of(ctx, file, path, sizeof path);
     quiet_begin(&q);
     st = write_file(ctx, path, schema, np, mine, meta, offset, total, buf, bytes,

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "runtime/error.h"
+#include "runtime/hash.h"
 #include "runtime/range.h"
 #include "runtime/sort.h"
 
@@ -19,22 +20,16 @@ struct kiln__range {
     kiln__store *held;        /* nparts_in: records of the tasks run here */
     uint32_t task;            /* the running task */
     uint64_t seen;            /* its records so far */
-    uint64_t rng;
-    uint64_t *reservoir;      /* indexes of the sampled records, per_task */
+    /* The task's sample: the per_task records with the smallest hashes of
+     * their bytes, as a max-heap on the hash (heap[0] the largest kept).
+     * Chosen by content, not position, the sample does not depend on the
+     * order records arrive in - after a shuffle that order is timing. */
+    struct sampled { uint64_t hash, index; } *heap;
     size_t per_task, nres;
     kiln__block samples;      /* this rank's samples, all tasks */
     kiln__block splitters;    /* nparts_out - 1 records once chosen */
     uint64_t *split_prefix;   /* their prefixes */
 };
-
-static uint64_t next_random(uint64_t *s)
-{
-    /* splitmix64: tiny, fast, and good enough to pick sample positions. */
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 kiln_status kiln__range_create(kiln__mem *mem, const kiln_schema *schema,
                                const kiln__order *order, uint32_t nparts_in,
@@ -53,8 +48,8 @@ kiln_status kiln__range_create(kiln__mem *mem, const kiln_schema *schema,
     if (r->per_task < MIN_PER_TASK)
         r->per_task = MIN_PER_TASK;
     r->held = kiln__mem_calloc(mem, nparts_in ? nparts_in : 1, sizeof *r->held);
-    r->reservoir = kiln__mem_alloc(mem, r->per_task * sizeof *r->reservoir);
-    kiln_status st = r->held && r->reservoir ? KILN_OK
+    r->heap = kiln__mem_alloc(mem, r->per_task * sizeof *r->heap);
+    kiln_status st = r->held && r->heap ? KILN_OK
                      : KILN_ERROR(KILN_ERR_NOMEM, "range partitioner");
     if (st == KILN_OK)
         st = kiln__block_init(&r->samples, mem, schema);
@@ -80,7 +75,7 @@ void kiln__range_destroy(kiln__range **rp)
     kiln__block_release(&r->samples);
     kiln__block_release(&r->splitters);
     kiln__mem_free(r->mem, r->held);
-    kiln__mem_free(r->mem, r->reservoir);
+    kiln__mem_free(r->mem, r->heap);
     kiln__mem_free(r->mem, r->split_prefix);
     kiln__mem_free(r->mem, r);
     *rp = NULL;
@@ -91,21 +86,49 @@ kiln_status kiln__range_begin(kiln__range *r, uint32_t task)
     r->task = task;
     r->seen = 0;
     r->nres = 0;
-    r->rng = 0x5eed5eedull ^ ((uint64_t)task << 32);
     return KILN_OK;
+}
+
+static void sift_down(struct sampled *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, top = i;
+        if (l < n && h[l].hash > h[top].hash)
+            top = l;
+        if (r < n && h[r].hash > h[top].hash)
+            top = r;
+        if (top == i)
+            return;
+        struct sampled t = h[i];
+        h[i] = h[top];
+        h[top] = t;
+        i = top;
+    }
+}
+
+static void sift_up(struct sampled *h, size_t i)
+{
+    while (i > 0 && h[(i - 1) / 2].hash < h[i].hash) {
+        struct sampled t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
 }
 
 kiln_status kiln__range_hold(kiln__range *r, const kiln_batch *b)
 {
-    /* Algorithm R: the first per_task records, then each later one replaces
-     * a random slot with probability per_task / seen. */
     for (size_t i = 0; i < b->n; i++, r->seen++) {
+        size_t kl = 0, vl;
+        const void *k = b->keys ? kiln_batch_key(b, i, &kl) : NULL;
+        const void *v = kiln_batch_value(b, i, &vl);
+        uint64_t h = XXH3_64bits_withSeed(v, vl, k ? kiln__hash_bytes(k, kl) : 0);
         if (r->nres < r->per_task) {
-            r->reservoir[r->nres++] = r->seen;
-        } else {
-            uint64_t j = next_random(&r->rng) % (r->seen + 1);
-            if (j < r->per_task)
-                r->reservoir[j] = r->seen;
+            r->heap[r->nres] = (struct sampled){h, r->seen};
+            sift_up(r->heap, r->nres++);
+        } else if (h < r->heap[0].hash) { /* most records stop at this test */
+            r->heap[0] = (struct sampled){h, r->seen};
+            sift_down(r->heap, r->nres, 0);
         }
     }
     return kiln__store_append(&r->held[r->task], b, 0, b->n);
@@ -113,14 +136,15 @@ kiln_status kiln__range_hold(kiln__range *r, const kiln_batch *b)
 
 static int by_index(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    uint64_t x = ((const struct sampled *)a)->index;
+    uint64_t y = ((const struct sampled *)b)->index;
     return x < y ? -1 : x > y;
 }
 
 kiln_status kiln__range_end(kiln__range *r)
 {
     /* Copy the sampled records out of the held store, in record order. */
-    qsort(r->reservoir, r->nres, sizeof *r->reservoir, by_index);
+    qsort(r->heap, r->nres, sizeof *r->heap, by_index);
     const kiln__store *s = &r->held[r->task];
     size_t next = 0;
     uint64_t base = 0;
@@ -128,8 +152,8 @@ kiln_status kiln__range_end(kiln__range *r)
     for (size_t bi = 0; bi < s->nblocks && next < r->nres && st == KILN_OK; bi++) {
         kiln_batch b;
         kiln__block_view(&s->blocks[bi], 0, s->blocks[bi].n, r->task, &b);
-        while (next < r->nres && r->reservoir[next] < base + b.n && st == KILN_OK) {
-            size_t i = (size_t)(r->reservoir[next++] - base);
+        while (next < r->nres && r->heap[next].index < base + b.n && st == KILN_OK) {
+            size_t i = (size_t)(r->heap[next++].index - base);
             st = kiln__block_append_batch(&r->samples, &b, i, i + 1);
         }
         base += b.n;

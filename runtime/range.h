@@ -6,9 +6,9 @@
  *           communicator (gathering samples, broadcasting splitters).
  * Must not: exchange records (shuffle does) or call user code except
  *           through order.
- * Samples are reservoirs of a fixed size per task, drawn with a generator
- * seeded by the task's partition: the same records are sampled whichever
- * rank runs the task. Splitters are records (key and value), so a key
+ * A task's sample is its records with the smallest hashes of their bytes,
+ * a fixed number per task: the same records are sampled whichever rank
+ * runs the task and in whatever order its records arrive. Splitters are records (key and value), so a key
  * shared by many records is split across partitions by value. */
 #ifndef KILN_RUNTIME_RANGE_H
 #define KILN_RUNTIME_RANGE_H

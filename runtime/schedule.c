@@ -353,7 +353,16 @@ kiln_status kiln__schedule_prepare(kiln_context *ctx, kiln__node *target,
     size_t pos = 8;
     uint32_t count = 0;
     get(&stages, &pos, &count, 4); /* validated above or written by us */
-    ctx->running.nstages = count + 1;
+    /* For the progress line: a join runs two stages (one per side). */
+    uint32_t nstages = 1;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t id = UINT32_MAX;
+        size_t at = 12 + 4 * (size_t)i;
+        get(&stages, &at, &id, 4);
+        kiln__node *n = kiln__plan_find(&ctx->mem, target, id);
+        nstages += n && n->kind == KILN__NODE_JOIN ? 2 : 1;
+    }
+    ctx->running.nstages = nstages;
     for (uint32_t i = 0; i < count && st == KILN_OK; i++) {
         uint32_t id = UINT32_MAX;
         get(&stages, &pos, &id, 4);
