@@ -585,3 +585,274 @@ bool t_same_on_all_ranks(const void *p8)
     MPI_Allreduce(&v, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
     return lo == hi;
 }
+
+/* ---- the same job at other rank counts ---- */
+
+enum { MAX_KEPT = 32 };
+static char *kept[MAX_KEPT];
+static int nkept;
+
+void t_keep_options(int argc, char **argv)
+{
+    for (int i = 1; i < argc && nkept < MAX_KEPT; i++)
+        if (argv[i] && strncmp(argv[i], "--kiln-", 7) == 0)
+            kept[nkept++] = argv[i]; /* argv strings outlive main's work */
+}
+
+kiln_context *t_sub_context(int k, const char *const *extra)
+{
+    if (k > T.nranks)
+        k = T.nranks;
+    MPI_Comm sub = MPI_COMM_NULL;
+    MPI_Comm_split(MPI_COMM_WORLD, T.rank < k ? 0 : MPI_UNDEFINED, T.rank, &sub);
+    if (sub == MPI_COMM_NULL)
+        return NULL;
+    char *args[2 * MAX_KEPT + 2];
+    int argc = 0;
+    args[argc++] = (char *)"sub";
+    for (int i = 0; i < nkept; i++)
+        args[argc++] = kept[i];
+    for (int i = 0; extra && extra[i] && argc < 2 * MAX_KEPT; i++)
+        args[argc++] = (char *)extra[i];
+    args[argc] = NULL;
+    char **argv = args;
+    kiln_context *ctx = NULL;
+    kiln_status st = kiln_init_comm(sub, &argc, &argv, &ctx);
+    MPI_Comm_free(&sub);
+    CHECK(st == KILN_OK, "kiln_init_comm on %d ranks: %s", k, kiln_strerror(st));
+    return st == KILN_OK ? ctx : NULL;
+}
+
+void t_sub_done(kiln_context **ctx)
+{
+    if (!ctx || !*ctx)
+        return;
+    kiln_status st = kiln_finalize(ctx);
+    CHECK(st == KILN_OK, "kiln_finalize of a sub-context: %s", kiln_strerror(st));
+}
+
+uint64_t t_bcast_u64(uint64_t v)
+{
+    MPI_Bcast(&v, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    return v;
+}
+
+/* ---- layouts ---- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t len)
+{
+    const unsigned char *b = p;
+    uint64_t n = len;
+    for (int i = 0; i < 8; i++) {
+        h ^= (n >> (8 * i)) & 0xff;
+        h *= 0x100000001b3ull;
+    }
+    for (size_t i = 0; i < len; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+typedef struct layout_state {
+    uint64_t part, count, ordered, unordered;
+} layout_state;
+
+static kiln_status layout_open(uint32_t partition, void **state, void *arg)
+{
+    (void)arg;
+    layout_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return kiln_error(KILN_ERR_NOMEM, "layout");
+    s->part = partition;
+    *state = s;
+    return KILN_OK;
+}
+
+static kiln_status layout_batch(const kiln_batch *in, kiln_emitter *out,
+                                void *state, void *arg)
+{
+    (void)out;
+    (void)arg;
+    layout_state *s = state;
+    CHECK(in->partition == s->part, "layout: a batch of partition %u in the task "
+          "of partition %llu", in->partition, (unsigned long long)s->part);
+    for (size_t i = 0; i < in->n; i++) {
+        uint64_t h = 0xcbf29ce484222325ull;
+        size_t len = 0;
+        if (in->keys)
+            h = fnv(h, kiln_batch_key(in, i, &len), len);
+        const void *v = kiln_batch_value(in, i, &len);
+        h = t_mix(fnv(h, v, len));
+        s->ordered = t_mix(s->ordered ^ h);
+        s->unordered += h;
+        s->count++;
+    }
+    return KILN_OK;
+}
+
+static kiln_status layout_close(kiln_emitter *out, void *state, void *arg)
+{
+    (void)arg;
+    layout_state *s = state;
+    kiln_status st = KILN_OK;
+    uint64_t v[3] = {s->count, s->ordered, s->unordered};
+    if (out)
+        st = kiln_emit(out, &s->part, 8, v, sizeof v);
+    free(s);
+    return st;
+}
+
+kiln_status t_layout_of(kiln_dataset *ds, t_layout *out)
+{
+    memset(out, 0, sizeof *out);
+    kiln_dataset *tags = NULL;
+    kiln_collection *c = NULL;
+    kiln_partition_fns fns = {layout_open, layout_batch, layout_close};
+    kiln_schema s = kiln_schema_of(KILN_T_U64, kiln_type_fixed(24, NULL, NULL, NULL));
+    kiln_status st = kiln_dataset_map_partitions(ds, s, fns, NULL, &tags);
+    if (st == KILN_OK)
+        st = kiln_dataset_collect(tags, KILN_ALL_RANKS, &c);
+    if (st == KILN_OK) {
+        const kiln_batch *b = kiln_collection_batch(c);
+        for (size_t i = 0; i < b->n; i++) {
+            uint64_t p = kiln_batch_key_u64(b, i), v[3];
+            size_t len;
+            memcpy(v, kiln_batch_value(b, i, &len), 24);
+            if (!CHECK(p < T_MAX_PARTS && (i == 0 || p >= out->nparts),
+                       "layout: partition %llu after %u",
+                       (unsigned long long)p, out->nparts))
+                break;
+            out->nparts = (uint32_t)p + 1;
+            out->counts[p] = v[0];
+            out->ordered[p] = v[1];
+            out->unordered[p] = v[2];
+            out->total += v[0];
+        }
+    }
+    kiln_collection_destroy(&c);
+    kiln_dataset_destroy(&tags);
+    return st;
+}
+
+uint64_t t_layout_digest(const t_layout *l, bool ordered)
+{
+    uint64_t h = t_mix(l->nparts);
+    for (uint32_t p = 0; p < l->nparts; p++)
+        h = t_mix(h ^ t_mix(l->counts[p] + 1) ^
+                  (ordered ? l->ordered[p] : l->unordered[p]));
+    return h;
+}
+
+/* ---- records for parallelize ---- */
+
+void t_recs_init(t_recs *r, kiln_schema s)
+{
+    memset(r, 0, sizeof *r);
+    r->keyed = s.key.kind != KILN_KIND_NONE;
+    r->key_var = s.key.kind == KILN_KIND_STRING || s.key.kind == KILN_KIND_BYTES;
+    r->value_var = s.value.kind == KILN_KIND_STRING || s.value.kind == KILN_KIND_BYTES;
+    r->key_size = r->keyed && !r->key_var ? s.key.size : 0;
+    r->value_size = r->value_var ? 0 : s.value.size;
+}
+
+void t_recs_add(t_recs *r, const void *k, size_t kl, const void *v, size_t vl)
+{
+    if (r->n + 2 > r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 256;
+        uint64_t *ko = realloc(r->koff, cap * sizeof *ko);
+        if (ko)
+            r->koff = ko;
+        uint64_t *vo = realloc(r->voff, cap * sizeof *vo);
+        if (!ko || !vo)
+            abort();
+        r->voff = vo;
+        r->cap = cap;
+        if (r->n == 0)
+            r->koff[0] = r->voff[0] = 0;
+    }
+    if (r->keyed)
+        t_buf_add(&r->keys, k, kl);
+    t_buf_add(&r->values, v, vl);
+    r->n++;
+    r->koff[r->n] = r->keys.len;
+    r->voff[r->n] = r->values.len;
+}
+
+kiln_batch t_recs_batch(const t_recs *r)
+{
+    static const unsigned char none[1];
+    static const uint64_t no_offsets[1];
+    kiln_batch b;
+    memset(&b, 0, sizeof b);
+    b.n = r->n;
+    if (r->keyed) {
+        b.keys = r->keys.p ? (const unsigned char *)r->keys.p : none;
+        b.key_offsets = r->key_var ? (r->n ? r->koff : no_offsets) : NULL;
+        b.key_size = r->key_size;
+    }
+    b.values = r->values.p ? (const unsigned char *)r->values.p : none;
+    b.value_offsets = r->value_var ? (r->n ? r->voff : no_offsets) : NULL;
+    b.value_size = r->value_size;
+    return b;
+}
+
+void t_recs_free(t_recs *r)
+{
+    t_buf_free(&r->keys);
+    t_buf_free(&r->values);
+    free(r->koff);
+    free(r->voff);
+    memset(r, 0, sizeof *r);
+}
+
+kiln_status t_parallelize(kiln_context *ctx, kiln_schema s, const t_recs *r,
+                          uint32_t nparts, kiln_dataset **out)
+{
+    kiln_batch b = t_recs_batch(r);
+    return kiln_parallelize(ctx, s, &b, nparts, out);
+}
+
+/* ---- exact record text ---- */
+
+/* Exact text: F64 with its bits (NaN signs and payloads, -0.0), byte
+ * strings with non-printable bytes escaped. */
+void t_repr_exact(t_buf *out, kiln_kind kind, const unsigned char *p, size_t len)
+{
+    uint64_t u;
+    switch (kind) {
+    case KILN_KIND_U64:
+        memcpy(&u, p, 8);
+        t_buf_addf(out, "%llu", (unsigned long long)u);
+        break;
+    case KILN_KIND_I64: {
+        int64_t s;
+        memcpy(&s, p, 8);
+        t_buf_addf(out, "%lld", (long long)s);
+        break;
+    }
+    case KILN_KIND_F64: {
+        double d;
+        memcpy(&d, p, 8);
+        memcpy(&u, p, 8);
+        t_buf_addf(out, "%a[%016llx]", d, (unsigned long long)u);
+        break;
+    }
+    case KILN_KIND_STRING:
+    case KILN_KIND_BYTES:
+        t_buf_add(out, "\"", 1);
+        for (size_t i = 0; i < len; i++) {
+            if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '\\' || p[i] == '"')
+                t_buf_addf(out, "\\x%02x", p[i]);
+            else
+                t_buf_add(out, p + i, 1);
+        }
+        t_buf_add(out, "\"", 1);
+        break;
+    default:
+        for (size_t i = 0; i < len; i++)
+            t_buf_addf(out, "%02x", p[i]);
+        break;
+    }
+}
+

@@ -151,4 +151,67 @@ static inline uint64_t t_f64_bits(double d)
     return u;
 }
 
+
+/* ---- the same job at other rank counts, within one run ---- */
+
+/* Keep the program's --kiln-* arguments for t_sub_context(); call before
+ * t_init(), which consumes them. */
+void t_keep_options(int argc, char **argv);
+
+/* A context over ranks 0 .. k-1 of MPI_COMM_WORLD (k is clamped to the
+ * world size) made from the kept options, then `extra` (a NULL-terminated
+ * list, or NULL); NULL on the other ranks. Collective over MPI_COMM_WORLD.
+ * Work on it uses CHECK only (EXPECT_* are collective over every rank);
+ * the members end it with t_sub_done(), collective over them alone. */
+kiln_context *t_sub_context(int k, const char *const *extra);
+void t_sub_done(kiln_context **ctx);
+
+/* Rank 0's v on every rank (collective over MPI_COMM_WORLD). */
+uint64_t t_bcast_u64(uint64_t v);
+
+/* ---- a dataset's layout: what each partition holds ---- */
+
+enum { T_MAX_PARTS = 256 };
+
+/* Per partition: records, and digests of their raw key and value bytes in
+ * order and as a multiset (for partitions whose order of arrival is not
+ * defined). nparts: partitions that ran (every task reports, empty or not). */
+typedef struct t_layout {
+    uint32_t nparts;
+    uint64_t total;
+    uint64_t counts[T_MAX_PARTS];
+    uint64_t ordered[T_MAX_PARTS];
+    uint64_t unordered[T_MAX_PARTS];
+} t_layout;
+
+/* One pass (map_partitions, then collect to every rank). Returns the status
+ * instead of checking it, so it also serves on a sub-context. */
+kiln_status t_layout_of(kiln_dataset *ds, t_layout *out);
+/* A digest of the whole layout: partition sizes and contents. */
+uint64_t t_layout_digest(const t_layout *l, bool ordered);
+
+/* ---- building records for kiln_parallelize() ---- */
+
+typedef struct t_recs {
+    t_buf keys, values;
+    uint64_t *koff, *voff; /* n + 1 offsets each */
+    size_t n, cap;
+    size_t key_size, value_size; /* fixed sizes; 0: variable (or no key) */
+    bool keyed, key_var, value_var;
+} t_recs;
+
+void t_recs_init(t_recs *r, kiln_schema s);
+void t_recs_add(t_recs *r, const void *k, size_t kl, const void *v, size_t vl);
+/* A batch view of the records (valid until the next add). */
+kiln_batch t_recs_batch(const t_recs *r);
+void t_recs_free(t_recs *r);
+/* Exact text of one scalar field: F64 as %a with its bits (NaN signs and
+ * payloads, -0.0), STRING/BYTES quoted with non-printable bytes escaped,
+ * FIXED in hex. */
+void t_repr_exact(t_buf *out, kiln_kind kind, const unsigned char *p, size_t len);
+
+/* kiln_parallelize() of the records on ctx (the status is returned). */
+kiln_status t_parallelize(kiln_context *ctx, kiln_schema s, const t_recs *r,
+                          uint32_t nparts, kiln_dataset **out);
+
 #endif

@@ -454,6 +454,30 @@ static void wire_round_trip_variable(void **state)
     kiln__block_release(&b);
 }
 
+/* A block that never held a record has no offsets yet; its wire form is
+ * still one zero offset per variable column (range sort: a rank that ran no
+ * task sends an empty sample block, a sort into one partition has no
+ * splitters). */
+static void wire_of_a_never_filled_variable_block(void **state)
+{
+    (void)state;
+    kiln__mem m;
+    kiln__mem_init(&m);
+    kiln__block b;
+    assert_int_equal(kiln__block_init(&b, &m, &VAR_SCHEMA), KILN_OK);
+    size_t size;
+    unsigned char *buf = wire(&b, 0, 0, 3, &size);
+    assert_int_equal(size, sizeof(kiln__wire_header) + 8 + 8);
+    kiln_batch got;
+    assert_int_equal(kiln__block_wire_read(&VAR_SCHEMA, buf, size, &got), size);
+    assert_int_equal(got.n, 0);
+    assert_int_equal(got.partition, 3);
+    assert_int_equal(got.key_offsets[0], 0);
+    assert_int_equal(got.value_offsets[0], 0);
+    free(buf);
+    kiln__block_release(&b);
+}
+
 static void wire_round_trip_fixed_and_none_key(void **state)
 {
     (void)state;
@@ -614,6 +638,7 @@ int main(void)
         cmocka_unit_test_setup(failed_append_leaves_block_unchanged, setup),
         cmocka_unit_test_setup(none_key_has_no_key_column, setup),
         cmocka_unit_test_setup(wire_round_trip_variable, setup),
+        cmocka_unit_test_setup(wire_of_a_never_filled_variable_block, setup),
         cmocka_unit_test_setup(wire_round_trip_fixed_and_none_key, setup),
         cmocka_unit_test_setup(wire_segments_follow_each_other, setup),
         cmocka_unit_test_setup(wire_rejects_malformed_input, setup),
