@@ -44,6 +44,9 @@ struct kiln_context {
     kiln__running running;
     uint64_t stages_started; /* every stage of the job so far (--kiln-fail-at) */
     bool exiting;            /* checkpointing on a signal: no second round */
+    bool in_shuffle;         /* a shuffle's map stage runs: leaving on a
+                                signal waits until its exchange is done */
+    bool signal_pending;     /* a signal was agreed while in_shuffle */
     kiln_accumulator *accumulators; /* creation order, same on every rank */
     bool progress_tty;     /* master: live progress line on a terminal */
 };

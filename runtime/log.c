@@ -66,7 +66,9 @@ void kiln__progress_begin(const kiln_context *ctx, kiln__progress *p,
 {
     p->what = what;
     p->stage = stage;
-    p->nstages = nstages;
+    /* Checkpoints and broadcast joins can add stages the plan did not
+     * count; never show "stage 6/5". */
+    p->nstages = nstages > stage ? nstages : stage;
     p->tasks_total = tasks;
     p->tasks_done = 0;
     p->records = 0;

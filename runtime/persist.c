@@ -77,6 +77,12 @@ kiln_status kiln__schedule_materialize(kiln_context *ctx, kiln__node *node,
     kiln_status st = kiln__schedule_prepare(ctx, node, "materialize");
     if (st != KILN_OK)
         return st;
+    /* Preparing a wide node ran its shuffle (or loaded it): that output is
+     * the data, no second copy needed. */
+    if (kiln__node_is_wide(node) && complete(node->shuffled)) {
+        *out = node->shuffled;
+        return KILN_OK;
+    }
     uint32_t np = node->nparts;
     kiln__store *parts = kiln__store_array_new(&ctx->mem, &node->schema, np);
     kiln__resident *r = NULL;

@@ -369,9 +369,13 @@ kiln_status kiln__schedule_prepare(kiln_context *ctx, kiln__node *target,
         kiln__node *n = kiln__plan_find(&ctx->mem, target, id);
         if (!n) /* impossible after the fingerprint matched */
             kiln__abort(ctx, "planned shuffle not found");
+        ctx->in_shuffle = true;
         st = run_shuffle(ctx, n);
+        ctx->in_shuffle = false;
         if (st == KILN_OK && ctx->opt.checkpoint == KILN__CHECKPOINT_STAGES)
             st = kiln__schedule_checkpoint(ctx, n);
+        if (ctx->signal_pending && !ctx->exiting) /* agreed on every rank */
+            kiln__schedule_signal_exit(ctx);
     }
 done:
     free(splits.data);
@@ -452,8 +456,14 @@ kiln_status kiln__schedule_stage(kiln_context *ctx, kiln__node *node,
     kiln_status synced = sync_caches(ctx);
     if (st == KILN_OK)
         st = synced;
-    if (sum[3] && !ctx->exiting)
-        kiln__schedule_signal_exit(ctx); /* the stage is finished: now leave */
+    /* A signal arrived: leave now, or, in a shuffle's map stage, once its
+     * exchange is done (run_shuffles checks), so the work is not lost. */
+    if (sum[3] && !ctx->exiting) {
+        if (ctx->in_shuffle)
+            ctx->signal_pending = true;
+        else
+            kiln__schedule_signal_exit(ctx);
+    }
 done:
     kiln__mem_free(&ctx->mem, owner);
     return st;

@@ -38,6 +38,7 @@ ckpt_setup() {
     mkdir -p "$4" || exit 1
     work=$(mktemp -d "$4/ckpt-$ckpt_name.XXXXXX") || exit 1
     shift 4
+    # shellcheck disable=SC2034 # for the driver that sources this file
     extra=$*
     trap ckpt_cleanup EXIT
     trap 'exit 130' INT TERM
@@ -198,7 +199,7 @@ flip() {
 find_bytes() {
     fb_file=$1
     shift
-    od -An -v -tx1 "$fb_file" | tr -s ' \n' '\n\n' | sed '/^$/d' |
+    od -An -v -tx1 "$fb_file" | tr -s ' ' '\n' | sed '/^$/d' |
         awk -v want="$*" 'BEGIN { n = split(want, w, " ") }
             { b[NR - 1] = $1 }
             END {

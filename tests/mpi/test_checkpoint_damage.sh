@@ -15,6 +15,7 @@
 #     time) a further rerun loads it: recovered.
 # Last, checkpoints whose inputs or lineage changed since they were written
 # are reported and recomputed (a signature mismatch), never used.
+# shellcheck source=ckpt_lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/ckpt_lib.sh"
 ckpt_setup damage "$@"
 

@@ -21,6 +21,7 @@
 #   2to4      2 ranks killed at stage 5, resumed on 4
 #   wc_*      kiln-wordcount, unchanged, the same way (its part files hold
 #             words in no defined order, so they are compared sorted)
+# shellcheck source=ckpt_lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/ckpt_lib.sh"
 ckpt_setup fault "$@"
 wc=$extra

@@ -16,6 +16,7 @@
 #             continues after 4
 #   scratch   with both damaged, it starts again from the input
 #   kiln_run  kiln-run relaunches a crashed iterative job, which resumes
+# shellcheck source=ckpt_lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/ckpt_lib.sh"
 ckpt_setup iter "$@"
 

@@ -19,6 +19,7 @@
 #             resumed on 2
 #   kiln_run  SIGUSR1 to the job kiln-run started: it relaunches on 75
 #   nosignals --kiln-signals=no: SIGUSR1 just kills, nothing is written
+# shellcheck source=ckpt_lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/ckpt_lib.sh"
 ckpt_setup signal "$@"
 
