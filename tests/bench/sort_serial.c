@@ -12,7 +12,7 @@
  * that the benchmark's ratios mean something. The whole file is read into
  * memory; the sort moves 16-byte items (the key and the record's index)
  * rather than records: one out-of-cache pass scatters them by the key's
- * first byte, and each of the 256 groups, small enough for the L2 or L3
+ * first byte, and each of the (up to 256) groups, small enough for the L3
  * cache, is finished by an LSD radix sort on the other nine key bytes,
  * skipping bytes that are the same throughout the group. Equal keys are
  * then ordered by value with qsort. One gathering pass copies the records
