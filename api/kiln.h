@@ -874,6 +874,182 @@ KILN_API kiln_status kiln_accumulator_add(kiln_accumulator *acc,
 KILN_API void kiln_accumulator_value(const kiln_accumulator *acc, void *out);
 KILN_API void kiln_accumulator_destroy(kiln_accumulator **acc);
 
+/* ------------------------------------------------------------------------ */
+/* Machine learning data                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Loaders for LIBSVM/SVMlight text, numeric CSV and HDF5 files, shared by
+ * the bundled ML apps (apps/ml/) and usable by any job. Each makes a lazy
+ * dataset of labelled rows: key F64, the row's label (NaN when the input
+ * has none), and value one row of `dim` features, either
+ *  - dense: FIXED of dim * 8 bytes, dim doubles in host order, so a batch
+ *    of n rows is a row-major n x dim matrix at batch->values (8-byte
+ *    aligned), ready for BLAS; or
+ *  - sparse (LIBSVM with kiln_ml_options.sparse): BYTES in the CSR-like
+ *    encoding read by kiln_ml_sparse_*() below.
+ * Cache the rows (kiln_ml_data_cache) to parse them once for many passes.
+ * Malformed lines fail the action that parses them with KILN_ERR_PARSE and
+ * a message "FILE:LINE: why", or are skipped and counted with
+ * skip_bad_lines. Blank lines and LIBSVM lines holding only a '#' comment
+ * are ignored everywhere. See docs/ml.md. */
+
+typedef enum kiln_ml_format {
+    KILN_ML_AUTO = 0, /* by the first path's name: *.h5, *.hdf5, *.he5 HDF5;
+                       * *.csv CSV; anything else LIBSVM */
+    KILN_ML_LIBSVM,   /* "label idx:val idx:val ... [# comment]", indices
+                       * 1-based and increasing; "qid:N" tokens ignored */
+    KILN_ML_CSV,      /* delimited numbers, one row per line */
+    KILN_ML_HDF5      /* /X: N x dim numbers, optional /y: N numbers */
+} kiln_ml_format;
+
+#define KILN_ML_LABEL_LAST 0    /* CSV: the label is the last column */
+#define KILN_ML_LABEL_NONE (-1) /* CSV: no label column (labels are NaN) */
+#define KILN_ML_HEADER_AUTO 0   /* CSV: line 1 of each file is a header when
+                                 * a field of it is not a number */
+#define KILN_ML_HEADER_NONE (-1) /* CSV: no header lines */
+
+/* Options of kiln_ml_load(). Zero-initialise, then set fields. */
+typedef struct kiln_ml_options {
+    kiln_ml_format format;
+    uint32_t dim;         /* features per row; 0: found from the input
+                           * (LIBSVM: the largest index, one pass over the
+                           * data; CSV: the first data line; HDF5: /X).
+                           * Given, a larger LIBSVM index or another number
+                           * of CSV columns is a malformed line, and HDF5
+                           * /X of another width an error. */
+    bool sparse;          /* LIBSVM: sparse rows instead of dense */
+    bool skip_bad_lines;  /* text: skip and count malformed lines */
+    int64_t label_column; /* CSV: 1-based column of the label,
+                           * KILN_ML_LABEL_LAST (0) or KILN_ML_LABEL_NONE */
+    int32_t header;       /* CSV: KILN_ML_HEADER_AUTO (0), _NONE, or N > 0:
+                           * the first N lines of every file are headers
+                           * (they must lie in the file's first split) */
+    char delimiter;       /* CSV: field separator; 0 for ',' */
+    const char *x_dataset; /* HDF5: features, NULL for "/X"; borrowed */
+    const char *y_dataset; /* HDF5: labels, NULL for "/y", which may be
+                            * absent (labels NaN); a name given must exist */
+    uint32_t partitions;  /* HDF5: partitions per file, 0: --kiln-partitions */
+} kiln_ml_options;
+
+/* A loaded input: its rows and what is known about them. Opaque. */
+typedef struct kiln_ml_data kiln_ml_data;
+
+/* Make the rows of `paths` (files, directories or glob patterns as for
+ * kiln_text_files; HDF5: files), in order, in the format opts asks for.
+ * Collective. It runs actions when it must: LIBSVM without opts->dim
+ * parses the input once to find the largest index, CSV reads the first
+ * lines to count the columns, HDF5 checks /X and /y on the master. A
+ * missing file, an unreadable HDF5 dataset, an empty input (no data row)
+ * or a bad option fail here on every rank with a message naming the
+ * file; malformed lines fail the first action that parses them.
+ *   paths, opts: borrowed; opts may be NULL (defaults).
+ *   out: on KILN_OK owned by the caller; kiln_ml_data_destroy(). */
+KILN_API kiln_status kiln_ml_load(kiln_context *ctx, const char *const *paths,
+                                  size_t npaths, const kiln_ml_options *opts,
+                                  kiln_ml_data **out);
+
+/* The rows: (F64 label, dense or sparse row). Owned by d: the handle is
+ * valid while d lives; datasets derived from it keep what they need alive,
+ * as usual. Not collective. */
+KILN_API kiln_dataset *kiln_ml_data_rows(const kiln_ml_data *d);
+/* Features per row. */
+KILN_API uint32_t kiln_ml_data_dim(const kiln_ml_data *d);
+/* Whether rows are sparse (BYTES) rather than dense (FIXED). */
+KILN_API bool kiln_ml_data_sparse(const kiln_ml_data *d);
+/* Whether the input has labels (false: CSV without a label column, HDF5
+ * without /y; every key is then NaN). */
+KILN_API bool kiln_ml_data_labeled(const kiln_ml_data *d);
+
+/* Cache the rows in memory and compute them now (one action): later passes
+ * read memory, never the files. rows: the number of rows; skipped: the
+ * malformed lines skipped while parsing (always 0 without
+ * skip_bad_lines). Either may be NULL. KILN_ERR_EMPTY when no row is left.
+ * Collective. */
+KILN_API kiln_status kiln_ml_data_cache(kiln_ml_data *d, uint64_t *rows,
+                                        uint64_t *skipped);
+
+KILN_API void kiln_ml_data_destroy(kiln_ml_data **d);
+
+/* A sparse row (`row`, `len` as kiln_batch_value() gives them) holds nnz
+ * entries in 12 * nnz bytes: nnz uint32_t feature indices (0-based,
+ * strictly increasing), then nnz doubles, both in host order, unaligned. */
+static inline size_t kiln_ml_sparse_nnz(size_t len)
+{
+    return len / 12;
+}
+static inline uint32_t kiln_ml_sparse_index(const void *row, size_t k)
+{
+    uint32_t i;
+    memcpy(&i, (const unsigned char *)row + 4 * k, 4);
+    return i;
+}
+static inline double kiln_ml_sparse_value(const void *row, size_t len, size_t k)
+{
+    double v;
+    memcpy(&v, (const unsigned char *)row + 4 * (len / 12) + 8 * k, 8);
+    return v;
+}
+
+/* Write rows (F64 key, values FIXED of dim * 8 bytes: what kiln_ml_load
+ * makes of dense input) as one HDF5 file holding /X (N x dim doubles) and
+ * /y (N doubles, the keys), which kiln_ml_load reads back. Computes ds
+ * twice (cache it first if that is costly); the file appears whole or not
+ * at all. opts as for kiln_dataset_save_hdf5 (columns and element are
+ * set here); may be NULL. Collective. path, opts: borrowed. */
+KILN_API kiln_status kiln_ml_save_hdf5(kiln_dataset *ds, const char *path,
+                                       const kiln_hdf5_options *opts);
+
+/* ---- model files ---- */
+
+/* A small model: named arrays of doubles or 64-bit integers (1-D, or 2-D
+ * row-major) and named string attributes, in memory. A model file is an
+ * HDF5 file with each array as a dataset and each attribute as a UTF-8
+ * string attribute of the root group, so h5py reads it as f["weights"][:]
+ * and f.attrs["model"]. Opaque. Only the save and load calls are
+ * collective. */
+typedef struct kiln_ml_model kiln_ml_model;
+
+/* An empty model. out: owned by the caller; kiln_ml_model_destroy(). */
+KILN_API kiln_status kiln_ml_model_create(kiln_ml_model **out);
+/* Add (or replace) an array of rows x cols values (cols 0: a 1-D array of
+ * rows values). name: letters, digits, '_', '-' or '.'. name, values:
+ * borrowed (copied). */
+KILN_API kiln_status kiln_ml_model_put_f64(kiln_ml_model *m, const char *name,
+                                           const double *values, uint64_t rows,
+                                           uint64_t cols);
+KILN_API kiln_status kiln_ml_model_put_i64(kiln_ml_model *m, const char *name,
+                                           const int64_t *values, uint64_t rows,
+                                           uint64_t cols);
+/* Add (or replace) a string attribute. name, value: borrowed (copied). */
+KILN_API kiln_status kiln_ml_model_put_attr(kiln_ml_model *m, const char *name,
+                                            const char *value);
+/* An array by name, owned by m; NULL when there is none of that type.
+ * rows, cols (0 for a 1-D array) may be NULL. Not collective. */
+KILN_API const double *kiln_ml_model_f64(const kiln_ml_model *m,
+                                         const char *name, uint64_t *rows,
+                                         uint64_t *cols);
+KILN_API const int64_t *kiln_ml_model_i64(const kiln_ml_model *m,
+                                          const char *name, uint64_t *rows,
+                                          uint64_t *cols);
+/* An attribute by name, owned by m; NULL when absent. */
+KILN_API const char *kiln_ml_model_attr(const kiln_ml_model *m,
+                                        const char *name);
+
+/* Write the master's model to `path` (the master writes it with serial
+ * HDF5 under a temporary name and renames it into place; other ranks'
+ * `m` is not read and may be NULL). An existing file is KILN_ERR_EXISTS
+ * unless overwrite. Collective; the same status on every rank. */
+KILN_API kiln_status kiln_ml_model_save(kiln_context *ctx,
+                                        const kiln_ml_model *m,
+                                        const char *path, bool overwrite);
+/* Read a model file on the master and give every rank the same copy:
+ * every 1-D or 2-D numeric dataset of the root group (floating point as
+ * doubles, integers as int64), every string or numeric scalar attribute of
+ * the root group (numbers as text). Collective. out: owned by the caller. */
+KILN_API kiln_status kiln_ml_model_load(kiln_context *ctx, const char *path,
+                                        kiln_ml_model **out);
+KILN_API void kiln_ml_model_destroy(kiln_ml_model **m);
+
 #ifdef __cplusplus
 }
 #endif

@@ -367,6 +367,7 @@ static kiln_status save(kiln_dataset *ds, const char *dir,
         return end(ctx, st);
     KILN_CHECK(st, KILN_MPI(MPI_Bcast(staging, sizeof staging, MPI_CHAR, 0,
                                       ctx->comm)), fail);
+    snprintf(ctx->unfinished, sizeof ctx->unfinished, "%s", staging);
     st = kiln__schedule_prepare(ctx, &ds->node, name);
     kiln__save_sink sink;
     kiln__save_sink_init(&sink, &ctx->mem, staging, &ds->node.schema, raw);
@@ -381,6 +382,7 @@ static kiln_status save(kiln_dataset *ds, const char *dir,
         if (st != KILN_OK)
             kiln__output_abort(staging);
     }
+    ctx->unfinished[0] = '\0';
     st = kiln__error_agree(ctx, st);
     return end(ctx, st);
 fail:

@@ -47,6 +47,9 @@ struct kiln_context {
     bool in_shuffle;         /* a shuffle's map stage runs: leaving on a
                                 signal waits until its exchange is done */
     bool signal_pending;     /* a signal was agreed while in_shuffle */
+    char unfinished[4300];   /* master: output being written (a staging
+                                directory or temporary file) that a signal
+                                exit must remove; "" when none */
     kiln_accumulator *accumulators; /* creation order, same on every rank */
     bool progress_tty;     /* master: live progress line on a terminal */
 };

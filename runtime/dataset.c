@@ -162,7 +162,10 @@ void kiln__resident_destroy(kiln__mem *mem, kiln__resident **rp)
 static void node_release_data(kiln__node *n)
 {
     kiln__mem *mem = n->ctx ? &n->ctx->mem : NULL;
-    free(n->owned_arg);
+    if (n->owned_free)
+        n->owned_free(n->owned_arg);
+    else
+        free(n->owned_arg);
     n->owned_arg = NULL;
     if (kiln__node_is_file_source(n)) {
         text_paths_free(n->u.text.paths, n->u.text.npaths);

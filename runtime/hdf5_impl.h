@@ -2,12 +2,14 @@
  * Owns:     nothing; declares the HDF5 error-stack helpers (defined in
  *           hdf5_read.c) that turn HDF5's own diagnostics into Kiln
  *           messages instead of letting HDF5 print them.
- * Must not: be included anywhere else. */
+ * Must not: be included anywhere else but the ml module's HDF5 files
+ *           (ml_hdf5.c, ml_model.c) and hdf5_graph.c (HDF5 edge lists for
+ *           the graph module), which share the helpers. */
 #ifndef KILN_RUNTIME_HDF5_IMPL_H
 #define KILN_RUNTIME_HDF5_IMPL_H
 
 #ifndef KILN_HDF5_IMPL
-#error "runtime/hdf5_impl.h is private to hdf5_read.c and hdf5_write.c"
+#error "runtime/hdf5_impl.h is private to hdf5_read.c, hdf5_write.c, ml_*.c and hdf5_graph.c"
 #endif
 
 #include <hdf5.h>

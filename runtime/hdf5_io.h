@@ -11,7 +11,8 @@
  *           h5zstd (filter 32015), parallel HDF5 over the context's
  *           communicator.
  * Must not: call user code, decide task placement, or be included by
- *           modules other than io, schedule (the load hook) and checkpoint;
+ *           modules other than io, schedule (the load hook), checkpoint
+ *           and ml (which reads /y by the same partition rows);
  *           only io and checkpoint include <hdf5.h>, and this header does
  *           not.
  * Unlike the text readers, everything here is collective: parallel HDF5

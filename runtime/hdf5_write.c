@@ -510,7 +510,9 @@ kiln_status kiln_dataset_save_hdf5(kiln_dataset *ds, const char *path,
     bool attempted = false; /* tmp may exist */
     if ((st = kiln__error_agree(ctx, st)) == KILN_OK) {
         attempted = true;
+        snprintf(ctx->unfinished, sizeof ctx->unfinished, "%s", tmp);
         st = save(ctx, &ds->node, tmp, dataset, &l);
+        ctx->unfinished[0] = '\0';
     }
     /* Only the master moves the file into place, after everyone is done;
      * on failure it removes whatever was created. */

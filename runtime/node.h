@@ -115,6 +115,7 @@ struct kiln__node {
         struct { int64_t start, step; uint64_t count; } range;
     } u;
     void *owned_arg;      /* an internal callback's argument, freed with the node */
+    void (*owned_free)(void *); /* how to free owned_arg (NULL: free()) */
     bool cache_wanted;
     bool checkpoint_wanted; /* kiln_dataset_checkpoint(): load it on resume */
     bool live;              /* kiln_dataset_mark_live(): saved on a signal */

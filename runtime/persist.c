@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "runtime/checkpoint.h"
+#include "runtime/io.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
 #include "runtime/schedule.h"
@@ -244,6 +245,9 @@ _Noreturn void kiln__schedule_signal_exit(kiln_context *ctx)
     if (st != KILN_OK)
         kiln__log(ctx, KILN__LOG_ERROR, "checkpoint on signal failed: %s",
                   ctx->last_error);
+    /* An output cut short never looks complete: remove what was written. */
+    if (ctx->rank == 0 && ctx->unfinished[0])
+        kiln__output_abort(ctx->unfinished);
     fflush(stdout);
     fflush(stderr);
     MPI_Barrier(ctx->comm);

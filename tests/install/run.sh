@@ -4,7 +4,12 @@
 #   1. cmake --install BUILD --prefix PREFIX
 #   2. a CMake project with find_package(Kiln) builds example_job.c
 #   3. mpicc $(pkg-config --cflags --libs kiln) builds it again
-#   4. each job, and the installed kiln-wordcount, runs on 2 ranks
+#   4. the Lmod modulefile written at install time, loaded (and unloaded)
+#      by Lmod when it is installed: it must put exactly this install on
+#      PATH, LD_LIBRARY_PATH, PKG_CONFIG_PATH, CMAKE_PREFIX_PATH and
+#      HDF5_PLUGIN_PATH
+#   5. the installed kiln-wordcount runs on 2 ranks (as the jobs of 2 and
+#      3 do)
 # Nothing from the source or build tree is on any include, library or
 # run-time path of the jobs: they see only PREFIX.
 #
@@ -47,12 +52,16 @@ lib=$(find "$prefix" -name libkiln.so -print -quit)
 libdir=$(dirname "$lib")
 expected=("$prefix/include/kiln.h" "$libdir/cmake/Kiln/KilnConfig.cmake"
     "$libdir/cmake/Kiln/KilnConfigVersion.cmake"
-    "$libdir/cmake/Kiln/kilnTargets.cmake" "$libdir/pkgconfig/kiln.pc")
+    "$libdir/cmake/Kiln/kilnTargets.cmake" "$libdir/pkgconfig/kiln.pc"
+    "$prefix/bin/kiln-submit" "$prefix/bin/kiln-run"
+    "$prefix/share/kiln/templates/mpirun.sbatch")
 [ "$apps" -eq 0 ] || expected+=("$prefix/bin/kiln-wordcount")
 for f in "${expected[@]}"; do
     [ -e "$f" ] || fail "not installed: ${f#"$prefix"/}"
 done
-echo "installed: header, libkiln, CMake package, kiln.pc$([ "$apps" -eq 0 ] || echo ", kiln-wordcount")"
+modfile=$(find "$prefix" -path '*/modulefiles/kiln/*.lua' -print -quit)
+[ -n "$modfile" ] || fail "not installed: the modulefile (share/modulefiles/kiln/VERSION.lua)"
+echo "installed: header, libkiln, CMake package, kiln.pc, kiln-submit, kiln-run, templates, ${modfile#"$prefix"/}$([ "$apps" -eq 0 ] || echo ", kiln-wordcount")"
 
 # run_job NAME EXE: run EXE on $np ranks, check it used the installed
 # libkiln and printed the expected verdict.
@@ -99,10 +108,50 @@ mkdir -p "$work/pc-build"
     -o "$work/pc-build/example_job" "$here/example_job.c" "${kiln_flags[@]}")
 run_job pkg-config "$work/pc-build/example_job"
 
-# ---- 4. the installed app ----------------------------------------------------
+# ---- 4. the Lmod modulefile ---------------------------------------------------
+# Lmod turns a modulefile into shell code: `lmod bash load kiln` prints the
+# exports, which are evaluated in a clean environment here. Debian's lmod
+# package puts the command at LMOD_CMD's usual place.
+step "Lmod: module load kiln"
+lmod=${LMOD_CMD:-/usr/share/lmod/lmod/libexec/lmod}
+modpath=$(dirname "$(dirname "$modfile")")
+if [ -x "$lmod" ]; then
+    plugins=$libdir/kiln/hdf5-plugins
+    # shellcheck disable=SC2016 # the inner script expands its own variables
+    env -i HOME="$work" PATH=/usr/bin:/bin MODULEPATH="$modpath" bash -c '
+        set -eu
+        lmod=$1 prefix=$2 libdir=$3 plugins=$4
+        bad() { echo "modulefile: $*" >&2; exit 1; }
+        eval "$("$lmod" bash load kiln)"
+        case ${LOADEDMODULES:-} in
+        kiln/*) echo "loaded $LOADEDMODULES from $_LMFILES_" ;;
+        *) bad "not loaded (LOADEDMODULES=${LOADEDMODULES:-})" ;;
+        esac
+        [ "$KILN_ROOT" = "$prefix" ] || bad "KILN_ROOT=$KILN_ROOT"
+        [ "$(command -v kiln-submit)" = "$prefix/bin/kiln-submit" ] || bad "PATH=$PATH"
+        [ "${LD_LIBRARY_PATH%%:*}" = "$libdir" ] || bad "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+        [ "${LIBRARY_PATH%%:*}" = "$libdir" ] || bad "LIBRARY_PATH=$LIBRARY_PATH"
+        [ "${CMAKE_PREFIX_PATH%%:*}" = "$prefix" ] || bad "CMAKE_PREFIX_PATH=$CMAKE_PREFIX_PATH"
+        pkg-config --exists kiln || bad "pkg-config finds no kiln.pc: PKG_CONFIG_PATH=$PKG_CONFIG_PATH"
+        [ "${HDF5_PLUGIN_PATH%%:*}" = "$plugins" ] || bad "HDF5_PLUGIN_PATH=$HDF5_PLUGIN_PATH"
+        ls "$plugins"/*h5zstd* >/dev/null 2>&1 || bad "no zstd plugin in $plugins"
+        echo "PATH, LD_LIBRARY_PATH, LIBRARY_PATH, CPATH, PKG_CONFIG_PATH, CMAKE_PREFIX_PATH and HDF5_PLUGIN_PATH=$HDF5_PLUGIN_PATH"
+        eval "$("$lmod" bash unload kiln)"
+        case ":$PATH:" in *":$prefix/bin:"*) bad "still on PATH after unload: $PATH" ;; esac
+        [ -z "${HDF5_PLUGIN_PATH:-}" ] || bad "HDF5_PLUGIN_PATH=$HDF5_PLUGIN_PATH after unload"
+        echo "unloaded: the environment is as before"
+    ' modulefile "$lmod" "$prefix" "$libdir" "$plugins" || fail "the modulefile does not set up this install"
+elif command -v luac >/dev/null; then
+    luac -p "$modfile" || fail "the modulefile is not valid Lua"
+    echo "no Lmod here ($lmod): checked the modulefile's Lua syntax only"
+else
+    echo "no Lmod and no luac here: checked only that the modulefile was installed"
+fi
+
+# ---- 5. the installed app ----------------------------------------------------
 if [ "$apps" -eq 0 ]; then
     rm -rf "$work"
-    printf '\ninstall_out_of_tree: 3 passed, 0 failed (apps not built)\n'
+    printf '\ninstall_out_of_tree: 4 passed, 0 failed (apps not built)\n'
     exit 0
 fi
 step "installed kiln-wordcount"
@@ -116,4 +165,4 @@ grep -qxP 'the\t3' "$work/wordcount.out" || fail "kiln-wordcount: no 'the<TAB>3'
 
 rm -rf "$work"
 echo
-echo "install_out_of_tree: 4 passed, 0 failed"
+echo "install_out_of_tree: 5 passed, 0 failed"
