@@ -181,6 +181,7 @@ kiln_status kiln_finalize(kiln_context **ctxp)
     if (ctx->mem.in_use)
         kiln__log(ctx, KILN__LOG_DEBUG, "%zu bytes still allocated at finalize",
                   ctx->mem.in_use);
+    kiln__mem_trim(&ctx->mem);
     MPI_Comm_free(&ctx->p2p);
     MPI_Comm_free(&ctx->comm);
     bool owns = ctx->owns_mpi;

@@ -247,6 +247,79 @@ static void grow_from_zero_with_zero_minimum_terminates(void **state)
     assert_int_equal(kiln__mem_grow(0, 0, 0), 0);
 }
 
+
+/* A freed large mapping is kept and handed to the next allocation it fits,
+ * not to one it would waste more than half of, and never to calloc (a
+ * reused mapping is not zero). */
+static void freed_mappings_are_reused_within_bounds(void **state)
+{
+    (void)state;
+    kiln__mem m;
+    kiln__mem_init(&m);
+    size_t big = (size_t)16 << 20;
+    unsigned char *a = kiln__mem_alloc(&m, big);
+    assert_non_null(a);
+    memset(a, 7, big);
+    kiln__mem_free(&m, a);
+    assert_int_equal(m.in_use, 0);
+    assert_int_equal(m.nspare, 1);
+
+    unsigned char *z = kiln__mem_calloc(&m, 1, big - 4096);
+    assert_non_null(z);
+    assert_int_equal(m.nspare, 1); /* calloc took a fresh mapping */
+    assert_int_equal(z[0], 0);
+    assert_int_equal(z[big - 4097], 0);
+
+    unsigned char *small = kiln__mem_alloc(&m, (size_t)5 << 20);
+    assert_non_null(small);
+    assert_int_equal(m.nspare, 1); /* 16 MiB for 5: too wasteful */
+
+    unsigned char *b = kiln__mem_alloc(&m, big - 4096);
+    assert_ptr_equal(b, a); /* the spare, same address */
+    assert_int_equal(m.nspare, 0);
+    assert_int_equal(m.in_use, big - 4096 + big - 4096 + ((size_t)5 << 20));
+    /* It grows like any mapping. */
+    b = kiln__mem_realloc(&m, b, 2 * big);
+    assert_non_null(b);
+    b[2 * big - 1] = 1;
+    kiln__mem_free(&m, b);
+    kiln__mem_free(&m, z);
+    kiln__mem_free(&m, small);
+    assert_int_equal(m.in_use, 0);
+    assert_true(m.spare_bytes <= KILN__MEM_SPARE_BYTES);
+    kiln__mem_trim(&m);
+    assert_int_equal(m.nspare, 0);
+    assert_int_equal(m.spare_bytes, 0);
+}
+
+/* The spares stay within their count and byte bounds, oldest out first. */
+static void spares_are_bounded(void **state)
+{
+    (void)state;
+    kiln__mem m;
+    kiln__mem_init(&m);
+    enum { N = KILN__MEM_SPARES + 4 };
+    void *p[N];
+    for (int i = 0; i < N; i++)
+        assert_non_null(p[i] = kiln__mem_alloc(&m, (size_t)(4 + i) << 20));
+    for (int i = 0; i < N; i++)
+        kiln__mem_free(&m, p[i]);
+    assert_true(m.nspare <= KILN__MEM_SPARES);
+    assert_true(m.spare_bytes <= KILN__MEM_SPARE_BYTES);
+    /* The newest (largest) is among those kept. */
+    void *again = kiln__mem_alloc(&m, (size_t)(4 + N - 1) << 20);
+    assert_ptr_equal(again, p[N - 1]);
+    kiln__mem_free(&m, again);
+    /* Larger than the whole bound: never kept. */
+    void *huge = kiln__mem_alloc(&m, KILN__MEM_SPARE_BYTES + 1);
+    assert_non_null(huge);
+    size_t before = m.nspare;
+    kiln__mem_free(&m, huge);
+    assert_int_equal(m.nspare, before);
+    kiln__mem_trim(&m);
+    kiln__mem_trim(NULL); /* allowed */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +337,8 @@ int main(void)
         cmocka_unit_test(grow_doubles_from_minimum),
         cmocka_unit_test(grow_near_size_max_still_covers_need),
         cmocka_unit_test(grow_from_zero_with_zero_minimum_terminates),
+        cmocka_unit_test(freed_mappings_are_reused_within_bounds),
+        cmocka_unit_test(spares_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
