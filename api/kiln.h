@@ -528,7 +528,12 @@ KILN_API kiln_status kiln_dataset_union(kiln_dataset *a, kiln_dataset *b,
  * and the number of ranks). Records are hash-partitioned by key. */
 
 /* Merge the values of each key with `op` (or fn when op is KILN_OP_CUSTOM),
- * combining on the map side first. Values must be fixed-size. */
+ * combining on the map side first. Values must be fixed-size. Built-in
+ * operators give the same bits at any rank count: for KILN_OP_SUM of F64
+ * values each input partition's sum of a key is taken in record order,
+ * and these partial sums are added in ascending order of their bytes.
+ * A custom fn must be associative and commutative; floating-point
+ * arithmetic in it may round differently with the number of ranks. */
 KILN_API kiln_status kiln_dataset_reduce_by_key(kiln_dataset *ds, kiln_op op,
                                                 kiln_reduce_fn fn, void *arg,
                                                 uint32_t nparts,

@@ -176,8 +176,10 @@ static kiln_status map_consume(kiln__sink *base, const kiln_batch *b, bool *stop
                              sh->mode == MODE_REDUCE ? &sh->reducer : NULL, b,
                              sh->hashes, &sh->combine);
     /* Bound the combine tables: past the limit, send what they hold on
-     * (the owner merges it) and start again. Checked every 16 batches. */
-    if (st == KILN_OK && (++sh->batches & 15) == 0 &&
+     * (the owner merges it) and start again. Checked every 16 batches.
+     * Not when ordered: where a task's partials were cut would depend on
+     * what ran before it here; its tables hold one task's keys at most. */
+    if (st == KILN_OK && !sh->ordered && (++sh->batches & 15) == 0 &&
         tables_bytes(sh) > sh->ctx->opt.combine_bytes) {
         for (uint32_t p = 0; p < sh->nparts && st == KILN_OK; p++)
             st = ship_partition(sh, p);
@@ -255,7 +257,7 @@ static kiln_status map_record(kiln__sink *base, const void *key, size_t key_len,
     e->value = 0;
     kiln__copy_short((unsigned char *)&e->value, value, value_len); /* <= 8 */
     /* The same bound as map_consume's, checked every 64k records. */
-    if (KILN_UNLIKELY((++sh->records & 0xffff) == 0) &&
+    if (KILN_UNLIKELY((++sh->records & 0xffff) == 0) && !sh->ordered &&
         tables_bytes(sh) > sh->ctx->opt.combine_bytes) {
         st = drain_ring(sh);
         for (uint32_t q = 0; q < sh->nparts && st == KILN_OK; q++)
@@ -280,6 +282,11 @@ static kiln_status map_end(kiln__sink *s, uint32_t p, bool complete)
     kiln_status st = drain_ring(sh);
     if (st == KILN_OK && sh->range)
         st = kiln__range_end(sh->range);
+    /* Ordered: this task's partials leave now, so no partial mixes tasks
+     * (which tasks share a rank is timing). A task's own records are
+     * folded in their order, so its partials do not depend on the ranks. */
+    for (uint32_t q = 0; sh->ordered && q < sh->nparts && st == KILN_OK; q++)
+        st = ship_partition(sh, q);
     return st;
 }
 
@@ -320,6 +327,10 @@ kiln_status kiln__shuffle_create(kiln_context *ctx, kiln__node *node, int side,
         sh->reducer = (kiln__reducer){node->u.reduce.op, sh->in->value.kind,
                                       sh->in->value.size, node->u.reduce.fn,
                                       node->u.reduce.arg};
+    /* Integer sums wrap exactly and min/max pick a value, in any order;
+     * floating-point sums round differently in each. */
+    sh->ordered = sh->mode == MODE_REDUCE && sh->reducer.op == KILN_OP_SUM &&
+                  sh->in->value.kind == KILN_KIND_F64;
     /* Built-in folds of small values take records one at a time. */
     if (sh->mode == MODE_REDUCE && sh->reducer.op != KILN_OP_CUSTOM &&
         sh->in->value.size <= 8 && !(sh->in->key.kind == KILN_KIND_FIXED &&
@@ -332,21 +343,23 @@ kiln_status kiln__shuffle_create(kiln_context *ctx, kiln__node *node, int side,
     size_t np = sh->nparts ? sh->nparts : 1;
     sh->ready = kiln__mem_calloc(mem, np, sizeof *sh->ready);
     sh->queues = kiln__mem_calloc(mem, (size_t)ctx->nranks, sizeof *sh->queues);
-    if (kiln__shuffle_appends(sh->mode)) {
+    bool appends = kiln__shuffle_appends(sh->mode);
+    if (appends)
         sh->open = kiln__mem_calloc(mem, np, sizeof *sh->open);
-        sh->stores = kiln__mem_calloc(mem, np, sizeof *sh->stores);
-    } else {
+    else
         sh->tables = kiln__mem_calloc(mem, np, sizeof *sh->tables);
-    }
-    if (!sh->ready || !sh->queues || (kiln__shuffle_appends(sh->mode)
-                                          ? !sh->open || !sh->stores
-                                          : !sh->tables)) {
+    if (appends || sh->ordered)
+        sh->stores = kiln__mem_calloc(mem, np, sizeof *sh->stores);
+    if (!sh->ready || !sh->queues || (appends ? !sh->open : !sh->tables) ||
+        ((appends || sh->ordered) && !sh->stores)) {
         kiln__shuffle_destroy(&sh);
         return KILN_ERROR(KILN_ERR_NOMEM, "shuffle of %u partitions", node->nparts);
     }
-    if (kiln__shuffle_appends(sh->mode))
+    if (appends || sh->ordered)
         for (uint32_t p = 0; p < sh->nparts; p++)
             kiln__store_init(&sh->stores[p], mem, sh->in);
+    if (sh->ordered)
+        kiln__order_init(&sh->order, sh->in, NULL);
     if (sh->mode == MODE_RANGE || sh->mode == MODE_SORT) {
         kiln_order user = {false, NULL, NULL};
         if (node->kind == KILN__NODE_SORT)
@@ -410,7 +423,7 @@ kiln_status kiln__shuffle_receive(kiln__shuffle *sh, const kiln_batch *b)
     if (p >= sh->nparts || kiln__shuffle_owner(p, sh->nranks) != sh->rank)
         return KILN_ERROR(KILN_ERR_MPI, "shuffle segment for partition %u "
                                         "arrived at rank %d", p, sh->rank);
-    if (kiln__shuffle_appends(sh->mode))
+    if (kiln__shuffle_appends(sh->mode) || sh->ordered)
         return kiln__store_append(&sh->stores[p], b, 0, b->n);
     if ((st = ensure_partition(sh, p)) != KILN_OK ||
         (st = reserve_scratch(sh, b->n)) != KILN_OK)
@@ -452,6 +465,51 @@ static kiln_status finish_map_side(kiln__shuffle *sh)
     return st;
 }
 
+/* Ordered reduce: sort a partition's partials (key, then value bytes) and
+ * fold each key's run in that order. The partials are one per (task, key)
+ * whatever the rank count, so the sums are too. */
+static kiln_status fold_in_order(kiln__shuffle *sh, const kiln__store *partials,
+                                 kiln__store *out)
+{
+    kiln__store sorted;
+    kiln__block result;
+    kiln__store_init(&sorted, sh->mem, sh->in);
+    kiln_status st = kiln__block_init(&result, sh->mem, sh->in);
+    if (st != KILN_OK)
+        return st;
+    KILN_CHECK(st, kiln__sort_store(sh->mem, partials, &sh->order, &sorted), done);
+    const void *key = NULL;
+    size_t key_len = 0;
+    uint64_t acc = 0;
+    for (size_t bi = 0; bi < sorted.nblocks; bi++) {
+        kiln_batch b;
+        kiln__block_view(&sorted.blocks[bi], 0, sorted.blocks[bi].n, 0, &b);
+        for (size_t i = 0; i < b.n; i++) {
+            size_t kl, vl;
+            const void *k = kiln_batch_key(&b, i, &kl);
+            const void *v = kiln_batch_value(&b, i, &vl);
+            if (key && kiln__order_compare(&sh->order, key, key_len, key, 0, k, kl,
+                                           k, 0) == 0) {
+                kiln__reduce_builtin(&sh->reducer, &acc, v);
+                continue;
+            }
+            if (key)
+                KILN_CHECK(st, kiln__block_append(&result, key, key_len, &acc, 8),
+                           done);
+            key = k;
+            key_len = kl;
+            memcpy(&acc, v, 8);
+        }
+    }
+    if (key)
+        KILN_CHECK(st, kiln__block_append(&result, key, key_len, &acc, 8), done);
+    st = kiln__store_adopt(out, &result);
+done:
+    kiln__block_release(&result);
+    kiln__store_release(&sorted);
+    return st;
+}
+
 /* Turn this rank's partitions into the node's output. */
 static kiln_status build_output(kiln__shuffle *sh, kiln__resident *r)
 {
@@ -471,6 +529,9 @@ static kiln_status build_output(kiln__shuffle *sh, kiln__resident *r)
             kiln__store_release(&sh->stores[p]);
         } else if (sh->mode == MODE_SORT) {
             st = kiln__sort_store(sh->mem, &sh->stores[p], &sh->order, s);
+            kiln__store_release(&sh->stores[p]);
+        } else if (sh->ordered) {
+            st = fold_in_order(sh, &sh->stores[p], s);
             kiln__store_release(&sh->stores[p]);
         } else if (kiln__shuffle_appends(sh->mode)) {
             /* The received records are the output: hand the store over. */

@@ -58,6 +58,11 @@ struct kiln__shuffle {
     const kiln_schema *in;    /* that parent's schema: what is shuffled */
     shuffle_mode mode;
     bool round_robin;         /* append: place by position, not by key */
+    bool ordered;             /* reduce whose result depends on the order of
+                                 its folds (F64 SUM): one partial per task and
+                                 key, folded at the owner in record order
+                                 (key, then value) - the same at any rank
+                                 count */
     uint32_t task;            /* map side: the running task's partition */
     uint64_t task_records;    /* and its records so far */
     kiln__order order;        /* range, sort */

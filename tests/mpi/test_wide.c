@@ -4,7 +4,9 @@
  * serial references. The order of keys after a shuffle is not defined, so
  * results are compared sorted; list elements are sorted by the text form.
  * Also run with tiny shuffle rounds and combine tables, so records cross
- * the wire in many rounds and partial reductions get merged. */
+ * the wire in many rounds and partial reductions get merged. F64 sums must
+ * match, bit for bit, the documented fold order at every rank count. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -729,10 +731,91 @@ static void test_chains(void)
     kiln_dataset_destroy(&src);
 }
 
+/* ---- F64 sums: the same bits at any rank count ----
+ *
+ * Values of very different magnitudes, so that every order of adding them
+ * rounds differently. Kiln's rule (docs/architecture.md, Determinism): each
+ * task folds its records per key in record order; the owner sorts a key's
+ * partials (one per task) by their bytes and folds them in that order.
+ * The reference follows the rule, and the ranks must match it bit for bit. */
+enum { ORDER_N = 20011, ORDER_PARTS = 7, ORDER_KEYS = 13 };
+
+static double order_value(int64_t v)
+{
+    uint64_t m = t_mix((uint64_t)v + 17);
+    double x = ldexp((double)(m >> 11), (int)(m % 61) - 60 - 53);
+    return (m & 1) ? -x : x;
+}
+
+static kiln_status order_pairs(const kiln_batch *in, kiln_emitter *out, void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < in->n; i++) {
+        int64_t v = kiln_batch_value_i64(in, i);
+        uint64_t k = (uint64_t)v % ORDER_KEYS;
+        double x = order_value(v);
+        kiln_status st = kiln_emit(out, &k, 8, &x, 8);
+        if (st != KILN_OK)
+            return st;
+    }
+    return KILN_OK;
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+    return memcmp(a, b, 8);
+}
+
+static void test_reduce_f64_order(void)
+{
+    t_section("reduce_by_key F64 SUM: bit-identical at any rank count");
+    /* The partials: partition p of kiln_range holds a contiguous run. */
+    static double partial[ORDER_PARTS][ORDER_KEYS];
+    static bool have[ORDER_PARTS][ORDER_KEYS];
+    memset(have, 0, sizeof have);
+    int64_t start = 0;
+    for (int p = 0; p < ORDER_PARTS; p++) {
+        int64_t len = ORDER_N / ORDER_PARTS + (p < ORDER_N % ORDER_PARTS ? 1 : 0);
+        for (int64_t v = start; v < start + len; v++) {
+            uint64_t k = (uint64_t)v % ORDER_KEYS;
+            double x = order_value(v);
+            partial[p][k] = have[p][k] ? partial[p][k] + x : x;
+            have[p][k] = true;
+        }
+        start += len;
+    }
+    t_strv want = {0};
+    bool differs = false; /* does the order matter at all for this data? */
+    for (uint64_t k = 0; k < ORDER_KEYS; k++) {
+        double list[ORDER_PARTS], sum = 0, plain = 0;
+        int n = 0;
+        for (int p = 0; p < ORDER_PARTS; p++)
+            if (have[p][k]) {
+                list[n++] = partial[p][k];
+                plain += partial[p][k];
+            }
+        qsort(list, (size_t)n, sizeof *list, by_bytes);
+        for (int i = 0; i < n; i++)
+            sum = i ? sum + list[i] : list[i];
+        differs |= memcmp(&sum, &plain, 8) != 0;
+        t_strv_addf(&want, "%llu\t%a", (unsigned long long)k, sum);
+    }
+    CHECK(differs, "the test data should be sensitive to the order of folds");
+    kiln_dataset *src = range_ds(0, ORDER_N, ORDER_PARTS), *pairs = NULL, *red = NULL;
+    EXPECT_OK(kiln_dataset_map(src, kiln_schema_of(KILN_T_U64, KILN_T_F64),
+                               order_pairs, NULL, &pairs));
+    EXPECT_OK(kiln_dataset_reduce_by_key(pairs, KILN_OP_SUM, NULL, NULL, 5, &red));
+    compare_sorted(red, &want, "F64 sums in the documented order");
+    kiln_dataset_destroy(&red);
+    kiln_dataset_destroy(&pairs);
+    kiln_dataset_destroy(&src);
+}
+
 int main(int argc, char **argv)
 {
     t_init(&argc, &argv);
     test_reduce_builtin();
+    test_reduce_f64_order();
     test_reduce_key_kinds();
     test_reduce_slot_edges();
     test_reduce_custom();
