@@ -384,8 +384,11 @@ static kiln_status write_file(kiln_context *ctx, const char *path,
         (!bytes && H5Sselect_none(mspace) < 0) ||
         select_ranges(fspace, offset, mine, np) < 0)
         goto done;
+    /* An empty dataset (every partition empty, the same on every rank) has
+     * an empty /data, which parallel HDF5 refuses to write to at all. */
     static const unsigned char none = 0;
-    if (H5Dwrite(data, H5T_NATIVE_UINT8, mspace, fspace, dxpl, bytes ? buf : &none) < 0)
+    if (total &&
+        H5Dwrite(data, H5T_NATIVE_UINT8, mspace, fspace, dxpl, bytes ? buf : &none) < 0)
         goto done;
 
     /* /index: written by the master, the others select nothing. */
@@ -628,7 +631,7 @@ static kiln_status read_file(kiln_context *ctx, const char *path,
         (mspace = H5Screate_simple(1, &mdims, NULL)) < 0 ||
         (!bytes && H5Sselect_none(mspace) < 0) ||
         select_ranges(fspace, offs, mine, np) < 0 ||
-        H5Dread(data, H5T_NATIVE_UINT8, mspace, fspace, dxpl, buf) < 0) {
+        (v->bytes && H5Dread(data, H5T_NATIVE_UINT8, mspace, fspace, dxpl, buf) < 0)) {
         st = KILN_ERROR(KILN_ERR_IO, "cannot read the data of '%s' (truncated "
                         "or corrupt?)", path);
         goto done;

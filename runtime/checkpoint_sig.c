@@ -1,6 +1,7 @@
 /* runtime/checkpoint_sig.c: what identifies a checkpoint's content (the
  * lineage signature), and the two ways a job stops early: a signal asking
  * it to checkpoint and leave, and the fault injection the tests use. */
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,11 +44,44 @@ static void mix_file(hasher *x, const char *path)
     }
 }
 
+/* A callback, as far as a process can tell its code from outside: the
+ * size and modification time of the file it was loaded from (the job's
+ * executable or a shared library) and its offset in that file's mapping,
+ * which address-space randomisation does not change. Rebuilding the job
+ * with a changed callback changes the file, so its old checkpoints stop
+ * matching (rebuilding without a change does too, which only costs a
+ * recomputation). The path is left out: `./job` and `/abs/job` are the same
+ * program. What the callback reads through its `arg` stays invisible. */
+static void mix_code(hasher *x, const void *fn_bytes, size_t fn_size)
+{
+    void *fn = NULL;
+    memcpy(&fn, fn_bytes, fn_size < sizeof fn ? fn_size : sizeof fn);
+    Dl_info info;
+    struct stat sb;
+    if (!fn) {
+        mix_u64(x, 0);
+    } else if (dladdr(fn, &info) && info.dli_fname && info.dli_fbase &&
+               stat(info.dli_fname, &sb) == 0) {
+        mix_u64(x, (uint64_t)sb.st_size);
+        mix_u64(x, (uint64_t)sb.st_mtim.tv_sec);
+        mix_u64(x, (uint64_t)sb.st_mtim.tv_nsec);
+        mix_u64(x, (uint64_t)((const char *)fn - (const char *)info.dli_fbase));
+    } else {
+        mix_u64(x, 1); /* code of unknown origin: present, nothing more */
+    }
+}
+
+/* Function pointers go through their bytes: C has no conversion from a
+ * function pointer to void *. */
+#define MIX_CODE(x, fn) mix_code((x), &(fn), sizeof(fn))
+
 static void mix_type(hasher *x, const kiln_type *t)
 {
     uint64_t w[8] = {t->kind, t->size, t->elem_kind, t->elem_size, t->left.kind,
                      t->left.size, t->right.kind, t->right.size};
     mix(x, w, sizeof w);
+    MIX_CODE(x, t->hash);
+    MIX_CODE(x, t->compare);
 }
 
 uint64_t kiln__checkpoint_signature(kiln__mem *mem, kiln__node *target)
@@ -93,20 +127,36 @@ uint64_t kiln__checkpoint_signature(kiln__mem *mem, kiln__node *target)
         case KILN__NODE_CHECKPOINT:
             mix_text(&x, d->u.ckpt.name);
             break;
+        case KILN__NODE_MAP:
+        case KILN__NODE_FLAT_MAP:
+        case KILN__NODE_KEY_BY:
+        case KILN__NODE_MAP_VALUES:
+            MIX_CODE(&x, d->u.map.fn);
+            break;
+        case KILN__NODE_FILTER:
+            MIX_CODE(&x, d->u.filter.fn);
+            break;
+        case KILN__NODE_MAP_PARTITIONS:
+            MIX_CODE(&x, d->u.mp.fns.open);
+            MIX_CODE(&x, d->u.mp.fns.batch);
+            MIX_CODE(&x, d->u.mp.fns.close);
+            break;
         case KILN__NODE_REDUCE_BY_KEY:
             mix_u64(&x, d->u.reduce.op);
+            MIX_CODE(&x, d->u.reduce.fn);
             break;
         case KILN__NODE_PARTITION:
             mix_u64(&x, d->u.part.how);
             break;
         case KILN__NODE_SORT:
             mix_u64(&x, d->u.sort.descending);
+            MIX_CODE(&x, d->u.sort.compare);
             break;
         case KILN__NODE_JOIN:
             mix_u64(&x, d->u.join.kind);
             break;
         default:
-            break; /* callbacks cannot be identified; ids and kinds stand in */
+            break; /* ids, kinds and parents say the rest */
         }
     }
     kiln__mem_free(mem, all);

@@ -34,6 +34,8 @@
  *                    first (one count() action), so that a signal during
  *                    the rest checkpoints them (firsts, narrow, is then
  *                    computed from counts)
+ *   --last-byte      firsts keys words by their last byte: the same lineage
+ *                    with another callback, which checkpoints must notice
  *   --slow-ms MS     sleep MS ms per batch in keyed's map (the join stage)
  *   --started FILE   keyed's map creates FILE when it first runs on a rank,
  *                    holding the process id of the first rank to get there
@@ -62,7 +64,7 @@
 
 typedef struct job_opts {
     uint32_t parts;
-    bool checkpoint, live;
+    bool checkpoint, live, last_byte;
     long slow_ms;
     const char *started, *hold;
     uint64_t iterations, every, crash_after;
@@ -107,6 +109,21 @@ static kiln_status first_byte(const kiln_batch *in, kiln_emitter *out, void *arg
         const void *word = kiln_batch_key(in, i, &len);
         uint64_t n = kiln_batch_value_u64(in, i);
         kiln_status st = kiln_emit(out, word, len ? 1 : 0, &n, 8);
+        if (st != KILN_OK)
+            return st;
+    }
+    return KILN_OK;
+}
+
+/* (word, n) -> (last byte, n): first_byte's stand-in for --last-byte. */
+static kiln_status last_byte(const kiln_batch *in, kiln_emitter *out, void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < in->n; i++) {
+        size_t len;
+        const char *word = kiln_batch_key(in, i, &len);
+        uint64_t n = kiln_batch_value_u64(in, i);
+        kiln_status st = kiln_emit(out, len ? word + len - 1 : word, len ? 1 : 0, &n, 8);
         if (st != KILN_OK)
             return st;
     }
@@ -228,7 +245,8 @@ static kiln_status run_default(kiln_context *ctx, job_opts *o)
     TRY(kiln_text_file(ctx, o->input, &lines));
     TRY(kiln_dataset_flat_map(lines, sk_u64, split_words, NULL, &words));
     TRY(kiln_dataset_reduce_by_key(words, KILN_OP_SUM, NULL, NULL, o->parts, &counts));
-    TRY(kiln_dataset_map(counts, sk_u64, first_byte, NULL, &firsts));
+    TRY(kiln_dataset_map(counts, sk_u64, o->last_byte ? last_byte : first_byte, NULL,
+                         &firsts));
     TRY(kiln_dataset_reduce_by_key(firsts, KILN_OP_SUM, NULL, NULL, o->parts, &totals));
     TRY(kiln_dataset_map(counts, kiln_schema_of(KILN_T_STRING, KILN_T_STRING),
                          keyed_map, o, &keyed));
@@ -335,7 +353,7 @@ static int usage(const kiln_context *ctx, const char *why)
 {
     if (kiln_context_is_master(ctx))
         fprintf(stderr, "ckpt_job: %s\nusage: ckpt_job [--parts N] [--checkpoint] "
-                "[--live] [--slow-ms MS] [--started FILE] [--hold FILE]\n"
+                "[--live] [--last-byte] [--slow-ms MS] [--started FILE] [--hold FILE]\n"
                 "       [--iterations N [--every K] [--crash-after I]] "
                 "INPUT OUTDIR\n", why);
     return 2;
@@ -356,6 +374,8 @@ int main(int argc, char **argv)
             o.checkpoint = true;
         } else if (!strcmp(a, "--live")) {
             o.live = true;
+        } else if (!strcmp(a, "--last-byte")) {
+            o.last_byte = true;
         } else if (!strcmp(a, "--started") && v) {
             o.started = v, i++;
         } else if (!strcmp(a, "--hold") && v) {

@@ -13,8 +13,9 @@
 #     the reason expected, while the intact node-4 and node-7 are loaded;
 #   - node-2 is written again, and (for a few kinds of damage, to save
 #     time) a further rerun loads it: recovered.
-# Last, checkpoints whose inputs or lineage changed since they were written
-# are reported and recomputed (a signature mismatch), never used.
+# Last, checkpoints whose inputs, lineage or callbacks changed since they
+# were written are reported and recomputed (a signature mismatch), never
+# used.
 # shellcheck source=ckpt_lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/ckpt_lib.sh"
 ckpt_setup damage "$@"
@@ -191,5 +192,34 @@ expect_rc lineage 0
 expect_log lineage "checkpoint node-2 not used: it was written for a different lineage"
 expect_no_log lineage "loaded"
 same_output lineage "$work/lineage.d" "$work/ref"
+
+# ---- a changed callback: the same lineage with another map function ----
+# (node-4 and node-7 depend on it; node-2 does not and is still used.)
+run ref_last 2 $split --last-byte "$in" "$work/ref_last.d"
+expect_rc ref_last 0 && output_of "$work/ref_last.d" "$work/ref_last"
+cmp -s "$work/ref_last" "$work/ref" && fail "--last-byte gives the same output"
+prepare callback P
+run callback 2 $split --last-byte --checkpoint --kiln-resume \
+    --kiln-checkpoint-dir="$work/callback" "$in" "$work/callback.d"
+expect_rc callback 0
+expect_log callback "checkpoint node-2: loaded 6 partitions" \
+    "checkpoint node-4 not used: it was written for a different lineage" \
+    "checkpoint node-7 not used: it was written for a different lineage"
+same_output callback "$work/callback.d" "$work/ref_last"
+
+# ---- an empty dataset is checkpointed and loaded like any other ----
+# No word of this input starts with another's last byte: report is empty.
+printf 'ab cd\nab\n' > "$work/empty.txt"
+run empty_ref 2 --last-byte "$work/empty.txt" "$work/empty_ref.d"
+expect_rc empty_ref 0 && output_of "$work/empty_ref.d" "$work/empty_ref"
+run empty_w 2 --last-byte --checkpoint --kiln-checkpoint-dir="$work/E" \
+    "$work/empty.txt" "$work/empty_w.d"
+expect_rc empty_w 0
+expect_log empty_w "checkpoint node-7: 6 partitions, 0 bytes written"
+run empty_r 1 --last-byte --checkpoint --kiln-resume --kiln-checkpoint-dir="$work/E" \
+    "$work/empty.txt" "$work/empty_r.d"
+expect_rc empty_r 0
+expect_log empty_r "checkpoint node-7: loaded 6 partitions (0 bytes)"
+same_output empty_r "$work/empty_r.d" "$work/empty_ref"
 
 ckpt_finish
