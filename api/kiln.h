@@ -294,7 +294,8 @@ static inline double kiln_batch_value_f64(const kiln_batch *b, size_t i)
 
 /* Describe record i of a batch for an error message, as "FILE:LINE" when the
  * batch came straight from a text file (the line number is counted only
- * now, by reading the file), else "partition P record I". Writes at most
+ * now, by reading the file), "FILE: record N (byte B)" from a binary file
+ * (N counted from 1), else "partition P record I". Writes at most
  * `size` bytes including the NUL; returns `buf`. Not collective. */
 KILN_API const char *kiln_batch_where(const kiln_batch *b, size_t i, char *buf,
                                       size_t size);

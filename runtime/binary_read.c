@@ -74,6 +74,8 @@ kiln_status kiln__binary_next(kiln__binary_reader *r, kiln__block *out,
         kiln__column_put(out, &out->value, p + r->key_bytes, r->value_bytes);
         out->n++;
     }
+    r->origin = (kiln_origin){.path = r->path, .first_offset = r->pos,
+                              .record_bytes = record};
     r->pos += got;
     r->bytes_read += got;
     *done = r->pos >= r->end;

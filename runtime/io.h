@@ -33,7 +33,10 @@ kiln_status kiln__text_splits_unpack(const unsigned char *buf, size_t len,
 
 struct kiln_origin {
     const char *path;              /* borrowed from the splits */
-    const uint64_t *line_offsets;  /* file offset of each record's line */
+    const uint64_t *line_offsets;  /* text: file offset of each record's line */
+    uint64_t first_offset;         /* binary (line_offsets NULL): offset of the
+                                      batch's first record */
+    size_t record_bytes;           /* binary: bytes per record */
 };
 
 typedef struct kiln__text_reader {
@@ -73,6 +76,7 @@ typedef struct kiln__binary_reader {
     unsigned char *buf;
     size_t cap;
     uint64_t bytes_read;
+    kiln_origin origin;   /* of the last batch read */
 } kiln__binary_reader;
 
 kiln_status kiln__binary_open(kiln__binary_reader *r, kiln__mem *mem,
@@ -98,7 +102,7 @@ kiln_status kiln__split_open(kiln__split_reader *r, kiln__mem *mem,
 /* Append up to max_records records (text: about max_bytes) to out. */
 kiln_status kiln__split_next(kiln__split_reader *r, kiln__block *out,
                              size_t max_records, size_t max_bytes, bool *done);
-/* Where the last batch's records came from (text only, else NULL). */
+/* Where the last batch's records came from. */
 const kiln_origin *kiln__split_origin(const kiln__split_reader *r);
 uint64_t kiln__split_bytes_read(const kiln__split_reader *r);
 void kiln__split_close(kiln__split_reader *r);

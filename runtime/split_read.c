@@ -32,7 +32,7 @@ kiln_status kiln__split_next(kiln__split_reader *r, kiln__block *out,
 
 const kiln_origin *kiln__split_origin(const kiln__split_reader *r)
 {
-    return r->binary ? NULL : &r->text.origin;
+    return r->binary ? &r->bin.origin : &r->text.origin;
 }
 
 uint64_t kiln__split_bytes_read(const kiln__split_reader *r)

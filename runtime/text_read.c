@@ -219,11 +219,18 @@ const char *kiln_batch_where(const kiln_batch *b, size_t i, char *buf,
     if (!buf || size == 0)
         return buf;
     uint64_t line = 0;
-    if (b && b->origin && b->origin->path && i < b->n)
-        line = kiln__text_line_number(b->origin->path, b->origin->line_offsets[i]);
-    if (line)
-        snprintf(buf, size, "%s:%llu", b->origin->path, (unsigned long long)line);
-    else if (b)
+    const kiln_origin *o = b && i < b->n ? b->origin : NULL;
+    if (o && o->path && o->line_offsets)
+        line = kiln__text_line_number(o->path, o->line_offsets[i]);
+    if (line) {
+        snprintf(buf, size, "%s:%llu", o->path, (unsigned long long)line);
+    } else if (o && o->path && o->record_bytes) {
+        /* Binary records: the record's number in the file, and its byte. */
+        uint64_t at = o->first_offset + (uint64_t)i * o->record_bytes;
+        snprintf(buf, size, "%s: record %llu (byte %llu)", o->path,
+                 (unsigned long long)(at / o->record_bytes + 1),
+                 (unsigned long long)at);
+    } else if (b)
         snprintf(buf, size, "partition %u record %zu", b->partition, i);
     else
         snprintf(buf, size, "?");

@@ -614,6 +614,26 @@ static void line_numbers(void **state)
                         "partition 6 record 3");
     kiln__text_close(&r);
     kiln__block_release(&b);
+
+    /* From a binary file: the record's number and byte. 10 records of 8
+     * bytes, a split from record 4 on. */
+    uint64_t recs[10];
+    for (uint64_t i = 0; i < 10; i++)
+        recs[i] = i;
+    path_in(f, "records.bin", path, sizeof path);
+    write_file(path, recs, sizeof recs);
+    const kiln_schema u64s = kiln_schema_of(KILN_T_NONE, KILN_T_U64);
+    kiln__binary_reader br;
+    assert_int_equal(kiln__block_init(&b, &m, &u64s), KILN_OK);
+    assert_int_equal(kiln__binary_open(&br, &m, path, 32, 48, &u64s), KILN_OK);
+    assert_int_equal(kiln__binary_next(&br, &b, 100, &done), KILN_OK);
+    assert_true(done);
+    kiln__block_view(&b, 0, b.n, 0, &v);
+    v.origin = &br.origin;
+    snprintf(want, sizeof want, "%s: record 6 (byte 40)", path);
+    assert_string_equal(kiln_batch_where(&v, 1, where, sizeof where), want);
+    kiln__binary_close(&br);
+    kiln__block_release(&b);
 }
 
 /* ---- formatting ---- */
