@@ -204,13 +204,16 @@ KILN_API kiln_status kiln_graph_scatter(kiln_graph *g, kiln_graph_dir dir,
                                         size_t *nchanged, uint64_t *total);
 
 /* out[i] = values[v] for the vertex v named by handles[i], i < count,
- * wherever v lives (values: this rank's n elements, on every rank). */
+ * wherever v lives (values: this rank's n elements, on every rank).
+ * Requests for the same remote handle are combined on the asking rank:
+ * one message per distinct handle, so many vertices may ask for a few. */
 KILN_API kiln_status kiln_graph_lookup(kiln_graph *g, size_t count,
                                        const uint64_t *handles,
                                        const void *values, void *out);
 
 /* acc[v] = op(acc[v], values[i]) for the vertex v named by handles[i],
- * i < count, wherever v lives. */
+ * i < count, wherever v lives. Values for the same remote handle are
+ * folded on the sending rank first (in index order), then sent as one. */
 KILN_API kiln_status kiln_graph_send(kiln_graph *g, kiln_kind kind, kiln_op op,
                                      size_t count, const uint64_t *handles,
                                      const void *values, void *acc);

@@ -139,7 +139,9 @@ typedef struct kiln__graph_scratch {
     uint8_t *mark;              /* scatter: nlocal flags, all zero between calls */
     uint8_t *mmark;             /* scatter: nmirror flags, all zero between calls */
     int *scount, *sdispl, *rcount, *rdispl; /* nranks each */
-    uint32_t *where;            /* lookup: request positions */
+    uint32_t *where;            /* lookup, send: per handle asked for, its
+                                   message's position in the send buffer
+                                   (UINT32_MAX: held here) */
     size_t where_cap;
 } kiln__graph_scratch;
 

@@ -110,18 +110,29 @@ static int rows_of(kiln_graph *g, kiln_graph_dir dir, kiln__graph_csr *rows[2])
 
 /* ---- gather ---- */
 
+/* One pass over the rows of c and, when given, c2 (BOTH on a directed
+ * graph: v's OUT row, then its IN row): out[v] and the row offsets are
+ * read once per vertex, where a pass per direction read them twice and
+ * wrote out[] twice. The order of the terms is the same either way. */
 #define GATHER(NAME, T, FOLD)                                                  \
-    static void NAME(const kiln__graph_csr *c, uint32_t n, const T *restrict x, \
-                     T *restrict out, T init, bool first)                      \
+    static void NAME(const kiln__graph_csr *c, const kiln__graph_csr *c2,      \
+                     uint32_t n, const T *restrict x, T *restrict out, T init) \
     {                                                                          \
         const uint64_t *restrict off = c->off;                                 \
         const uint32_t *restrict adj = c->adj;                                 \
+        const uint64_t *restrict off2 = c2 ? c2->off : NULL;                   \
+        const uint32_t *restrict adj2 = c2 ? c2->adj : NULL;                   \
         for (uint32_t v = 0; v < n; v++) {                                     \
-            T a = first ? init : out[v];                                       \
+            T a = init;                                                        \
             for (uint64_t e = off[v], end = off[v + 1]; e < end; e++) {        \
                 T y = x[adj[e]];                                               \
                 FOLD;                                                          \
             }                                                                  \
+            if (off2)                                                          \
+                for (uint64_t e = off2[v], end = off2[v + 1]; e < end; e++) {  \
+                    T y = x[adj2[e]];                                          \
+                    FOLD;                                                      \
+                }                                                              \
             out[v] = a;                                                        \
         }                                                                      \
     }
@@ -135,9 +146,9 @@ GATHER(gather_max_u64, uint64_t, a = y > a ? y : a)
 GATHER(gather_min_i64, int64_t, a = y < a ? y : a)
 GATHER(gather_max_i64, int64_t, a = y > a ? y : a)
 
-static void gather_rows(const kiln__graph_csr *c, uint32_t n, kiln_kind kind,
-                        kiln_op op, const void *x, void *out, uint64_t init,
-                        bool first)
+static void gather_rows(const kiln__graph_csr *c, const kiln__graph_csr *c2,
+                        uint32_t n, kiln_kind kind, kiln_op op, const void *x,
+                        void *out, uint64_t init)
 {
     double fi;
     int64_t ii;
@@ -145,23 +156,23 @@ static void gather_rows(const kiln__graph_csr *c, uint32_t n, kiln_kind kind,
     memcpy(&ii, &init, 8);
     if (kind == KILN_KIND_F64) {
         if (op == KILN_OP_SUM)
-            gather_sum_f64(c, n, x, out, fi, first);
+            gather_sum_f64(c, c2, n, x, out, fi);
         else if (op == KILN_OP_MIN)
-            gather_min_f64(c, n, x, out, fi, first);
+            gather_min_f64(c, c2, n, x, out, fi);
         else
-            gather_max_f64(c, n, x, out, fi, first);
+            gather_max_f64(c, c2, n, x, out, fi);
     } else if (op == KILN_OP_SUM) { /* two's complement: I64 sums as U64 */
-        gather_sum_u64(c, n, x, out, init, first);
+        gather_sum_u64(c, c2, n, x, out, init);
     } else if (kind == KILN_KIND_U64) {
         if (op == KILN_OP_MIN)
-            gather_min_u64(c, n, x, out, init, first);
+            gather_min_u64(c, c2, n, x, out, init);
         else
-            gather_max_u64(c, n, x, out, init, first);
+            gather_max_u64(c, c2, n, x, out, init);
     } else {
         if (op == KILN_OP_MIN)
-            gather_min_i64(c, n, x, out, ii, first);
+            gather_min_i64(c, c2, n, x, out, ii);
         else
-            gather_max_i64(c, n, x, out, ii, first);
+            gather_max_i64(c, c2, n, x, out, ii);
     }
 }
 
@@ -190,8 +201,9 @@ kiln_status kiln_graph_gather(kiln_graph *g, kiln_graph_dir dir, kiln_kind kind,
     st = kiln__graph_sync(g, st, in); /* agrees; at one rank: no peers */
     if (st == KILN_OK) {
         uint64_t init = kiln__graph_identity(kind, op);
-        for (int i = 0; i < nrows; i++)
-            gather_rows(rows[i], g->nlocal, kind, op, in, out, init, i == 0);
+        if (nrows > 0)
+            gather_rows(rows[0], nrows > 1 ? rows[1] : NULL, g->nlocal, kind, op,
+                        in, out, init);
     }
     return kiln__api_end(ctx, st);
 }
@@ -399,49 +411,108 @@ static kiln_status where_ready(kiln_graph *g, size_t n)
     return KILN_OK;
 }
 
-/* Group the remote handles[i] by owner into the send buffer (elem_bytes
- * each: the handle, then with values the value), positions into where. */
+/* Requests to other ranks, combined here first: one message per distinct
+ * remote handle seen close enough together (below), its position in the
+ * send buffer (grouped by owner) in s->where[i] for every remote
+ * handles[i] (UINT32_MAX for local ones). With values (send), a message
+ * carries the handle and op over the values offered to it, folded in
+ * index order; without (lookup), the handle alone, and every i asking for
+ * it reads the one answer.
+ *
+ * Why: an algorithm that points many vertices at a few (CC's parents,
+ * once components form) otherwise sends one 16-byte message per vertex
+ * to the same handle - after CC's first round on a scale-22 R-MAT graph,
+ * over a million per rank per call. Duplicates are found with a direct-
+ * mapped table of the latest message per hash bucket: no probing, and a
+ * bucket taken over by another handle only costs a second message. */
+enum { REQ_TABLE_MAX = 1 << 16 };
+
+typedef struct req_entry {
+    uint64_t handle;
+    uint32_t msg;  /* message number, in first-seen order; UINT32_MAX: empty */
+    uint32_t pad;
+} req_entry;
+
 static kiln_status pack_requests(kiln_graph *g, size_t count, const uint64_t *handles,
-                                 const unsigned char *values, size_t *nremote)
+                                 const unsigned char *values, kiln_kind kind,
+                                 kiln_op op, size_t *nremote)
 {
     kiln__graph_scratch *s = &g->s;
-    size_t elem = values ? 16 : 8, n = 0;
-    memset(s->scount, 0, (size_t)g->nranks * sizeof(int));
-    for (size_t i = 0; i < count; i++) {
-        kiln_status st = check_handle(g, handles[i]);
-        if (st != KILN_OK)
-            return st;
-        int r = kiln__graph_owner(g, handles[i]);
-        if (r != g->rank) {
-            s->scount[r]++;
-            n++;
-        }
-    }
-    if (n > UINT32_MAX)
+    kiln__mem *mem = &g->ctx->mem;
+    size_t elem = values ? 16 : 8, nmsg = 0;
+    if (count > UINT32_MAX - 1)
         return KILN_ERROR(KILN_ERR_LIMIT, "graph: over 2^32 requests in one call");
-    kiln_status st = kiln__graph_scratch_reserve(g, n * elem, 0);
-    if (st == KILN_OK)
-        st = where_ready(g, n);
+    kiln_status st = where_ready(g, count);
     if (st != KILN_OK)
         return st;
+    size_t tsize = 1024;
+    while (tsize < count && tsize < REQ_TABLE_MAX)
+        tsize *= 2;
+    const unsigned shift = 64 - (unsigned)__builtin_ctzll(tsize);
+    req_entry *table = kiln__mem_alloc(mem, tsize * sizeof *table);
+    /* Per message, in first-seen order: handle, value, owner rank. The
+     * position in the send buffer replaces the owner once counts are in. */
+    uint64_t *mh = kiln__mem_alloc(mem, (count ? count : 1) * 8);
+    uint64_t *mv = values ? kiln__mem_alloc(mem, (count ? count : 1) * 8) : NULL;
+    uint32_t *mr = kiln__mem_alloc(mem, (count ? count : 1) * 4);
+    if (!table || !mh || !mr || (values && !mv)) {
+        st = KILN_ERROR(KILN_ERR_NOMEM, "graph: %zu requests", count);
+        goto done;
+    }
+    for (size_t t = 0; t < tsize; t++)
+        table[t].msg = UINT32_MAX;
+    memset(s->scount, 0, (size_t)g->nranks * sizeof(int));
+    for (size_t i = 0; i < count; i++) {
+        uint64_t h = handles[i];
+        if ((st = check_handle(g, h)) != KILN_OK)
+            goto done;
+        int r = kiln__graph_owner(g, h);
+        if (r == g->rank) {
+            s->where[i] = UINT32_MAX;
+            continue;
+        }
+        req_entry *e = &table[(h * 0x9e3779b97f4a7c15ull) >> shift];
+        if (e->msg != UINT32_MAX && e->handle == h) {
+            s->where[i] = e->msg;
+            if (values)
+                kiln__graph_fold(kind, op, &mv[e->msg], values + 8 * i);
+            continue;
+        }
+        uint32_t m = (uint32_t)nmsg++;
+        e->handle = h;
+        e->msg = m;
+        mh[m] = h;
+        if (values)
+            memcpy(&mv[m], values + 8 * i, 8);
+        mr[m] = (uint32_t)r;
+        s->scount[r]++;
+        s->where[i] = m;
+    }
+    if ((st = kiln__graph_scratch_reserve(g, nmsg * elem, 0)) != KILN_OK)
+        goto done;
     int at = 0;
     for (int r = 0; r < g->nranks; r++) {
         s->sdispl[r] = at;
         at += s->scount[r];
     }
     unsigned char *send = s->send;
-    for (size_t i = 0; i < count; i++) {
-        int r = kiln__graph_owner(g, handles[i]);
-        if (r == g->rank)
-            continue;
-        int j = s->sdispl[r]++;
-        memcpy(send + elem * (size_t)j, &handles[i], 8);
+    for (size_t m = 0; m < nmsg; m++) {
+        int j = s->sdispl[mr[m]]++;
+        memcpy(send + elem * (size_t)j, &mh[m], 8);
         if (values)
-            memcpy(send + elem * (size_t)j + 8, values + 8 * i, 8);
-        s->where[j] = (uint32_t)i;
+            memcpy(send + elem * (size_t)j + 8, &mv[m], 8);
+        mr[m] = (uint32_t)j;
     }
-    *nremote = n;
-    return KILN_OK;
+    for (size_t i = 0; i < count; i++) /* message number -> position */
+        if (s->where[i] != UINT32_MAX)
+            s->where[i] = mr[s->where[i]];
+    *nremote = nmsg;
+done:
+    kiln__mem_free(mem, table);
+    kiln__mem_free(mem, mh);
+    kiln__mem_free(mem, mv);
+    kiln__mem_free(mem, mr);
+    return st;
 }
 
 /* The local index of a handle sent here, or an error. */
@@ -468,7 +539,8 @@ kiln_status kiln_graph_lookup(kiln_graph *g, size_t count, const uint64_t *handl
     if (st == KILN_OK)
         st = kiln__graph_scratch_reserve(g, 0, 0);
     if (st == KILN_OK && g->nranks > 1)
-        st = pack_requests(g, count, handles, NULL, &nremote);
+        st = pack_requests(g, count, handles, NULL, KILN_KIND_U64, KILN_OP_SUM,
+                           &nremote);
     for (size_t i = 0; st == KILN_OK && i < count; i++) {
         uint32_t li;
         if (kiln__graph_owner(g, handles[i]) != g->rank)
@@ -499,10 +571,11 @@ kiln_status kiln_graph_lookup(kiln_graph *g, size_t count, const uint64_t *handl
     }
     st = kiln__graph_alltoallv(g, st, s->send, back ? back : s->scount, 8, &nrecv);
     kiln__mem_free(&ctx->mem, back);
-    if (st == KILN_OK) {
+    if (st == KILN_OK) { /* answers arrive where the requests were sent */
         const unsigned char *ans = s->recv;
-        for (size_t j = 0; j < nrecv; j++)
-            memcpy(o + 8 * (size_t)s->where[j], ans + 8 * j, 8);
+        for (size_t i = 0; i < count; i++)
+            if (s->where[i] != UINT32_MAX)
+                memcpy(o + 8 * i, ans + 8 * (size_t)s->where[i], 8);
     }
     return kiln__api_end(ctx, st);
 }
@@ -526,7 +599,7 @@ kiln_status kiln_graph_send(kiln_graph *g, kiln_kind kind, kiln_op op,
     if (st == KILN_OK)
         st = kiln__graph_scratch_reserve(g, 0, 0);
     if (st == KILN_OK && g->nranks > 1)
-        st = pack_requests(g, count, handles, vals, &nremote);
+        st = pack_requests(g, count, handles, vals, kind, op, &nremote);
     for (size_t i = 0; st == KILN_OK && i < count; i++) {
         uint32_t li;
         if (kiln__graph_owner(g, handles[i]) != g->rank)

@@ -7,12 +7,11 @@
  * PageRank as kiln-pagerank (dangling mass spread evenly, parallel edges
  * and self-loops counted, ranks from 1/n), written as a single-threaded C
  * program should be for speed: ids are numbered densely through one
- * open-addressing table (any 64-bit ids), in-edges are kept as compressed
+ * open-addressing table (any 64-bit ids), then renumbered by decreasing
+ * in-degree (graph_serial.h says why), in-edges are kept as compressed
  * sparse rows of 32-bit indices built by a counting sort, and each
  * iteration is a pull over them: contributions rank/outdeg first, then
- * one sequential pass per vertex over its in-neighbours. A prefetch of
- * the contribution PREFETCH entries ahead was measured on scale-22 R-MAT
- * (see docs/performance.md) and is kept only if it helps.
+ * one sequential pass per vertex over its in-neighbours.
  *
  * Prints "timing: load=S compute=S iterations=N per_iteration=S" like the
  * Kiln apps' --timing, and with -o writes "vertex<TAB>rank" lines (%.17g)

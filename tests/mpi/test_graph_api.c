@@ -313,6 +313,15 @@ static void section_load_and_ops(void)
     EXPECT_OK(kiln_graph_lookup(g, n, req, vals, out));
     for (uint32_t v = 0; v < n; v++)
         CHECK(out[v] == 3 * V[(vindex(ids[v]) + 1) % nv], "lookup of vertex %u", v);
+    /* many requests for a few handles, interleaved with distinct ones: the
+     * requests are combined on the sending rank, every asker still gets
+     * its answer */
+    for (uint32_t v = 0; v < n; v++)
+        req[v] = all[v % 2 ? vindex(ids[v]) % 3 : (vindex(ids[v]) + 5) % nv];
+    EXPECT_OK(kiln_graph_lookup(g, n, req, vals, out));
+    for (uint32_t v = 0; v < n; v++)
+        CHECK(out[v] == 3 * V[v % 2 ? vindex(ids[v]) % 3 : (vindex(ids[v]) + 5) % nv],
+              "repeated lookup of vertex %u", v);
     /* every vertex sends its id to `target` (MIN) and 1 (SUM) */
     for (uint32_t v = 0; v < n; v++) {
         req[v] = target;
