@@ -36,43 +36,7 @@ int main(int argc, char **argv)
     if (!gapp_init(&a, "kiln-bfs", &argc, &argv))
         return 1;
     uint64_t source = 0, max_rounds = UINT64_MAX;
-    bool have_source = false;
-    static const struct option longopts[] = {
-        GAPP_OPTIONS,
-        {"source", required_argument, NULL, 's'},
-        {"iterations", required_argument, NULL, 'n'},
-        {NULL, 0, NULL, 0},
-    };
-    char usage[4096];
-    snprintf(usage, sizeof usage, "%s%s", usage_head, gapp_common_usage);
-    int c;
-    bool bad = false;
-    while ((c = getopt_long(argc, argv, GAPP_SHORT "s:", longopts, NULL)) != -1) {
-        int r = gapp_option(&a, c, optarg);
-        if (r) {
-            bad |= r < 0;
-            continue;
-        }
-        switch (c) {
-        case 's':
-            have_source = gapp_parse_u64(&a, "--source", optarg, &source);
-            bad |= !have_source;
-            break;
-        case 'n': bad |= !gapp_parse_u64(&a, "--iterations", optarg, &max_rounds); break;
-        case 'h':
-            if (kiln_context_is_master(a.ctx))
-                fputs(usage, stdout);
-            kiln_finalize(&a.ctx);
-            return 0;
-        default: bad = true;
-        }
-    }
-    if (!bad && !have_source) {
-        if (kiln_context_is_master(a.ctx))
-            fprintf(stderr, "kiln-bfs: missing --source S\n");
-        bad = true;
-    }
-    int rc = gapp_args(&a, argc, argv, usage, bad);
+    int rc = gapp_traversal_args(&a, argc, argv, usage_head, &source, &max_rounds);
     if (rc >= 0)
         return rc;
 
@@ -85,14 +49,8 @@ int main(int argc, char **argv)
     if (st != KILN_OK)
         goto done;
     uint64_t handle;
-    bool found;
-    if ((st = kiln_graph_find(g, source, &handle, &found)) != KILN_OK)
+    if ((st = gapp_find_source(&a, g, source, &handle)) != KILN_OK)
         goto done;
-    if (!found) {
-        st = gapp_fail(&a, KILN_ERR_INVAL, "source vertex %llu is not in the graph "
-                       "(no edge names it)", (unsigned long long)source);
-        goto done;
-    }
     const uint32_t n = kiln_graph_local_count(g);
     level = gapp_alloc(n, 8);
     offer = gapp_alloc(n, 8);

@@ -216,3 +216,56 @@ kiln_status gapp_agree(gapp *a, bool ok, const char *what)
         return KILN_OK;
     return gapp_fail(a, KILN_ERR_NOMEM, "out of memory (%s) on some rank", what);
 }
+
+int gapp_traversal_args(gapp *a, int argc, char **argv, const char *usage_head,
+                        uint64_t *source, uint64_t *max_rounds)
+{
+    static const struct option longopts[] = {
+        GAPP_OPTIONS,
+        {"source", required_argument, NULL, 's'},
+        {"iterations", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    char usage[4096];
+    snprintf(usage, sizeof usage, "%s%s", usage_head, gapp_common_usage);
+    bool bad = false, have_source = false;
+    *max_rounds = UINT64_MAX;
+    int c;
+    while ((c = getopt_long(argc, argv, GAPP_SHORT "s:", longopts, NULL)) != -1) {
+        int r = gapp_option(a, c, optarg);
+        if (r) {
+            bad |= r < 0;
+            continue;
+        }
+        switch (c) {
+        case 's':
+            have_source = gapp_parse_u64(a, "--source", optarg, source);
+            bad |= !have_source;
+            break;
+        case 'n': bad |= !gapp_parse_u64(a, "--iterations", optarg, max_rounds); break;
+        case 'h':
+            if (kiln_context_is_master(a->ctx))
+                fputs(usage, stdout);
+            kiln_finalize(&a->ctx);
+            return 0;
+        default: bad = true;
+        }
+    }
+    if (!bad && !have_source) {
+        if (kiln_context_is_master(a->ctx))
+            fprintf(stderr, "%s: missing --source S\n", a->name);
+        bad = true;
+    }
+    return gapp_args(a, argc, argv, usage, bad);
+}
+
+kiln_status gapp_find_source(gapp *a, kiln_graph *g, uint64_t source,
+                             uint64_t *handle)
+{
+    bool found;
+    kiln_status st = kiln_graph_find(g, source, handle, &found);
+    if (st == KILN_OK && !found)
+        st = gapp_fail(a, KILN_ERR_INVAL, "source vertex %llu is not in the graph "
+                       "(no edge names it)", (unsigned long long)source);
+    return st;
+}

@@ -52,6 +52,18 @@ int gapp_option(gapp *a, int c, const char *arg);
  * -1 and sets the inputs from argv[optind ..]. */
 int gapp_args(gapp *a, int argc, char **argv, const char *usage, bool bad);
 
+/* The whole command line of a traversal from one vertex (kiln-bfs,
+ * kiln-sssp): the shared options, --source S (required) and
+ * --iterations N (default: no limit); usage_head is the app's own part of
+ * the help. Returns as gapp_args. */
+int gapp_traversal_args(gapp *a, int argc, char **argv, const char *usage_head,
+                        uint64_t *source, uint64_t *max_rounds);
+
+/* The handle of vertex id `source`, or an error every rank reports when no
+ * edge names it. Collective. */
+kiln_status gapp_find_source(gapp *a, kiln_graph *g, uint64_t source,
+                             uint64_t *handle);
+
 /* Parse numbers for app options; false (reported) when malformed. */
 bool gapp_parse_u64(gapp *a, const char *opt, const char *text, uint64_t *out);
 bool gapp_parse_f64(gapp *a, const char *opt, const char *text, double *out);
