@@ -10,7 +10,8 @@
  * centre and the cost, combined in a fixed order, so every rank computes
  * the same new centres, bit for bit, at any number of ranks. Nearest
  * centres come from ||c||^2 - 2 x.c with x.c from one BLAS dgemm per block
- * of rows when k and d are large enough for it to pay; the cost is then
+ * of rows when k and d are large enough for it to pay (kmeans_kernel.h,
+ * shared with the benchmark's serial baseline); the cost is then
  * recomputed exactly, as sum ||x - c||^2, so it never rises between
  * iterations by more than rounding. The summary line's cost is that of the
  * final centres (one more pass). */
@@ -22,6 +23,7 @@
 #include <cblas.h>
 
 #include "common.h"
+#include "kmeans_kernel.h"
 
 static const char usage[] =
     "usage: kiln-kmeans -k K [options] --model OUT.h5 INPUT...\n"
@@ -46,7 +48,7 @@ enum { OPT_INIT = OPT_APP, OPT_INIT_STEPS, OPT_INIT_SAMPLE, OPT_MAX_ITER, OPT_TO
 enum { INIT_PARALLEL, INIT_PLUSPLUS, INIT_FIRST };
 static const char *const init_names[] = {"k-means||", "k-means++", "first"};
 
-enum { CHUNK = 256 }; /* rows per dgemm: the block of x.c fits in L1/L2 */
+enum { CHUNK = KMEANS_BLOCK }; /* rows per dgemm (kmeans_kernel.h) */
 
 /* ---- nearest centres ---- */
 
@@ -73,12 +75,7 @@ static kiln_status centres_init(centres *cs, const double *c, uint32_t k, uint32
         free(cs->g);
         return kiln_error(KILN_ERR_NOMEM, "kmeans: %u centres", k);
     }
-    for (uint32_t j = 0; j < k; j++) {
-        double s = 0;
-        for (uint32_t l = 0; l < d; l++)
-            s += c[(size_t)j * d + l] * c[(size_t)j * d + l];
-        cs->norm[j] = s;
-    }
+    kmeans_norms(c, k, d, cs->norm);
     return KILN_OK;
 }
 
@@ -89,16 +86,6 @@ static void centres_free(centres *cs)
     cs->norm = cs->g = NULL;
 }
 
-static double sqdist(const double *restrict x, const double *restrict c, uint32_t d)
-{
-    double s = 0;
-    for (uint32_t l = 0; l < d; l++) {
-        double t = x[l] - c[l];
-        s += t * t;
-    }
-    return s;
-}
-
 /* Nearest centre of each of m rows at x (m <= CHUNK) and its exact squared
  * distance. Ties go to the lower index. */
 static void nearest(const centres *cs, const double *x, size_t m,
@@ -106,30 +93,15 @@ static void nearest(const centres *cs, const double *x, size_t m,
 {
     uint32_t k = cs->k, d = cs->d;
     if (cs->gemm) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)d,
-                    1.0, x, (int)d, cs->c, (int)d, 0.0, cs->g, (int)k);
-        for (size_t r = 0; r < m; r++) {
-            const double *g = cs->g + r * k;
-            uint32_t b = 0;
-            double bv = cs->norm[0] - 2 * g[0];
-            for (uint32_t j = 1; j < k; j++) {
-                double v = cs->norm[j] - 2 * g[j];
-                if (v < bv) {
-                    bv = v;
-                    b = j;
-                }
-            }
-            best[r] = b;
-            dist[r] = sqdist(x + r * d, cs->c + (size_t)b * d, d);
-        }
+        kmeans_nearest_block(x, m, d, cs->c, cs->norm, k, cs->g, best, dist);
         return;
     }
     for (size_t r = 0; r < m; r++) {
         const double *xr = x + r * d;
         uint32_t b = 0;
-        double bv = sqdist(xr, cs->c, d);
+        double bv = kmeans_sqdist(xr, cs->c, d);
         for (uint32_t j = 1; j < k; j++) {
-            double v = sqdist(xr, cs->c + (size_t)j * d, d);
+            double v = kmeans_sqdist(xr, cs->c + (size_t)j * d, d);
             if (v < bv) {
                 bv = v;
                 b = j;
@@ -339,7 +311,7 @@ static void local_kmeans(const double *p, const double *w, size_t n, uint32_t d,
     }
     memcpy(out, p + pick * d, (size_t)d * 8);
     for (size_t i = 0; i < n; i++)
-        cost[i] = sqdist(p + i * d, out, d);
+        cost[i] = kmeans_sqdist(p + i * d, out, d);
     for (uint32_t j = 1; j < k; j++) {
         double sum = 0;
         for (size_t i = 0; i < n; i++)
@@ -360,7 +332,7 @@ static void local_kmeans(const double *p, const double *w, size_t n, uint32_t d,
         }
         memcpy(out + (size_t)j * d, p + pick * d, (size_t)d * 8);
         for (size_t i = 0; i < n; i++) {
-            double c = sqdist(p + i * d, out + (size_t)j * d, d);
+            double c = kmeans_sqdist(p + i * d, out + (size_t)j * d, d);
             if (c < cost[i])
                 cost[i] = c;
         }
@@ -370,9 +342,9 @@ static void local_kmeans(const double *p, const double *w, size_t n, uint32_t d,
         memset(sums, 0, ((size_t)k * d + k) * sizeof *sums);
         for (size_t i = 0; i < n; i++) {
             uint32_t b = 0;
-            double bv = sqdist(p + i * d, out, d);
+            double bv = kmeans_sqdist(p + i * d, out, d);
             for (uint32_t j = 1; j < k; j++) {
-                double v = sqdist(p + i * d, out + (size_t)j * d, d);
+                double v = kmeans_sqdist(p + i * d, out + (size_t)j * d, d);
                 if (v < bv) {
                     bv = v;
                     b = j;

@@ -2,30 +2,38 @@
  * benchmark (ml.sh): Lloyd iterations over rows held in one array, as one
  * would write them for their own sake, single-threaded.
  *
- *   kmeans-serial FILE.h5 K ITERATIONS
+ *   kmeans-serial FILE.h5 K ITERATIONS [PART NPARTS]
  *
  * Reads /X (N x d doubles) with HDF5, starts from the first K rows (as
  * kiln-kmeans --init first does), runs ITERATIONS iterations and prints
  *   serial: rows=N dim=d k=K iterations=I seconds=T per_iteration=S cost=C
  * T covers the iterations only (not reading); C is the cost of the final
- * centres, computed after the timing.
+ * centres, computed after the timing. With PART and NPARTS it works on
+ * rows [PART*N/NPARTS, (PART+1)*N/NPARTS) only (still starting from the
+ * file's first K rows): ml.sh runs NPARTS of these at once to measure what
+ * the machine itself gives NPARTS processes that share nothing.
  *
- * The kernel is the one kiln-kmeans uses, because it is the fastest we
- * know for these sizes: per block of 256 rows, x.c for every centre from
- * one BLAS dgemm (256 x k x d), the nearest centre from ||c||^2 - 2 x.c,
- * then the exact distance and the row added to its centre's sum. Blocks of
- * 256 rows keep the block of x and of x.c in L2 between the dgemm and the
+ * The kernel is apps/ml/kmeans_kernel.h, the one kiln-kmeans uses,
+ * because it is the fastest we know for these sizes: per block of 256
+ * rows, -2 x.c for every centre from one BLAS dgemm (256 x k x d), the
+ * nearest centre from ||c||^2 - 2 x.c scanned eight rows at a time, then
+ * the exact distance and the row added to its centre's sum. Blocks of 256
+ * rows keep the block of x and of x.c in L2 between the dgemm and the
  * sums, so each row is read from memory once per iteration. */
+#define _DEFAULT_SOURCE /* madvise */
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <cblas.h>
 
-enum { CHUNK = 256 };
+#include "apps/ml/kmeans_kernel.h"
+
+enum { CHUNK = KMEANS_BLOCK };
 
 static double now(void)
 {
@@ -34,7 +42,23 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double *read_x(const char *path, size_t *n, size_t *d)
+/* The rows, in 2 MiB-aligned memory marked for transparent huge pages:
+ * this kernel grants them in "madvise" mode only when asked, and a pass
+ * streams the whole array, so 4 KiB pages would cost a TLB miss every 4
+ * KiB (Kiln's own large buffers ask too, runtime/mem.c). */
+static void *big_alloc(size_t n)
+{
+    size_t huge = 2u << 20;
+    n = (n + huge - 1) / huge * huge;
+    void *p = aligned_alloc(huge, n ? n : huge);
+    if (p)
+        madvise(p, n, MADV_HUGEPAGE);
+    return p;
+}
+
+/* /X rows [part*N/nparts, (part+1)*N/nparts), and the first k rows. */
+static double *read_x(const char *path, size_t part, size_t nparts, size_t k,
+                      double **first, size_t *n, size_t *d)
 {
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t ds = f >= 0 ? H5Dopen2(f, "/X", H5P_DEFAULT) : -1;
@@ -45,17 +69,29 @@ static double *read_x(const char *path, size_t *n, size_t *d)
         exit(2);
     }
     H5Sget_simple_extent_dims(sp, dims, NULL);
-    double *x = malloc(dims[0] * dims[1] * 8);
-    if (!x || H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0) {
-        fprintf(stderr, "kmeans-serial: cannot read /X of %s\n", path);
-        exit(2);
+    hsize_t lo = dims[0] * part / nparts, hi = dims[0] * (part + 1) / nparts;
+    double *rows[2] = {NULL, NULL};
+    hsize_t from[2] = {lo, 0}, count[2][2] = {{hi - lo, dims[1]}, {k, dims[1]}};
+    for (int w = 0; w < 2; w++) {
+        if (w == 1)
+            from[0] = 0;
+        hid_t mem = H5Screate_simple(2, count[w], NULL);
+        rows[w] = big_alloc(count[w][0] * dims[1] * 8 + 8);
+        if (k > dims[0] || !rows[w] || mem < 0 ||
+            H5Sselect_hyperslab(sp, H5S_SELECT_SET, from, NULL, count[w], NULL) < 0 ||
+            H5Dread(ds, H5T_NATIVE_DOUBLE, mem, sp, H5P_DEFAULT, rows[w]) < 0) {
+            fprintf(stderr, "kmeans-serial: cannot read /X of %s\n", path);
+            exit(2);
+        }
+        H5Sclose(mem);
     }
     H5Sclose(sp);
     H5Dclose(ds);
     H5Fclose(f);
-    *n = dims[0];
+    *first = rows[1];
+    *n = hi - lo;
     *d = dims[1];
-    return x;
+    return rows[0];
 }
 
 /* One pass: sums (k x d), counts (k) and the cost of x against c. */
@@ -63,35 +99,22 @@ static double pass(const double *x, size_t n, size_t d, const double *c, size_t 
                    double *sums, double *counts)
 {
     double *norm = malloc(k * 8), *g = malloc(CHUNK * k * 8), cost = 0;
-    for (size_t j = 0; j < k; j++)
-        norm[j] = cblas_ddot((int)d, c + j * d, 1, c + j * d, 1);
+    double dist[CHUNK];
+    uint32_t best[CHUNK];
+    kmeans_norms(c, (uint32_t)k, (uint32_t)d, norm);
     memset(sums, 0, k * d * 8);
     memset(counts, 0, k * 8);
     for (size_t i = 0; i < n; i += CHUNK) {
         size_t m = n - i < CHUNK ? n - i : CHUNK;
         const double *xc = x + i * d;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)d,
-                    1.0, xc, (int)d, c, (int)d, 0.0, g, (int)k);
+        kmeans_nearest_block(xc, m, (uint32_t)d, c, norm, (uint32_t)k, g, best, dist);
         for (size_t r = 0; r < m; r++) {
-            const double *gr = g + r * k, *xr = xc + r * d;
-            size_t b = 0;
-            double bv = norm[0] - 2 * gr[0];
-            for (size_t j = 1; j < k; j++) {
-                double v = norm[j] - 2 * gr[j];
-                if (v < bv) {
-                    bv = v;
-                    b = j;
-                }
-            }
-            double dist = 0, *s = sums + b * d;
-            const double *cb = c + b * d;
-            for (size_t l = 0; l < d; l++) {
-                double t = xr[l] - cb[l];
-                dist += t * t;
+            double *s = sums + best[r] * d;
+            const double *xr = xc + r * d;
+            for (size_t l = 0; l < d; l++)
                 s[l] += xr[l];
-            }
-            cost += dist;
-            counts[b] += 1;
+            cost += dist[r];
+            counts[best[r]] += 1;
         }
     }
     free(norm);
@@ -101,20 +124,21 @@ static double pass(const double *x, size_t n, size_t d, const double *c, size_t 
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: kmeans-serial FILE.h5 K ITERATIONS\n");
+    if (argc != 4 && argc != 6) {
+        fprintf(stderr, "usage: kmeans-serial FILE.h5 K ITERATIONS [PART NPARTS]\n");
         return 2;
     }
     openblas_set_num_threads(1);
     size_t n, d, k = (size_t)atol(argv[2]);
+    long part = argc == 6 ? atol(argv[4]) : 0, nparts = argc == 6 ? atol(argv[5]) : 1;
     int iters = atoi(argv[3]);
-    double *x = read_x(argv[1], &n, &d);
-    if (k == 0 || k > n || iters < 1) {
-        fprintf(stderr, "kmeans-serial: bad K or ITERATIONS\n");
+    if (k == 0 || iters < 1 || nparts < 1 || part < 0 || part >= nparts) {
+        fprintf(stderr, "kmeans-serial: bad K, ITERATIONS, PART or NPARTS\n");
         return 2;
     }
-    double *c = malloc(k * d * 8), *sums = malloc(k * d * 8), *counts = malloc(k * 8);
-    memcpy(c, x, k * d * 8);
+    double *c;
+    double *x = read_x(argv[1], (size_t)part, (size_t)nparts, k, &c, &n, &d);
+    double *sums = malloc(k * d * 8), *counts = malloc(k * 8);
     double t0 = now();
     for (int it = 0; it < iters; it++) {
         pass(x, n, d, c, k, sums, counts);

@@ -3,7 +3,7 @@
  * penalty fitted by L-BFGS over rows held in one array, single-threaded,
  * as one would write it for its own sake.
  *
- *   logreg-serial FILE.h5 ITERATIONS L2
+ *   logreg-serial FILE.h5 ITERATIONS L2 [PART NPARTS]
  *
  * Reads /X (N x d doubles) and /y (labels; the larger of two values is the
  * positive class) with HDF5, runs ITERATIONS L-BFGS iterations from zero
@@ -14,16 +14,21 @@
  *           per_pass=Q objective=F
  * where a pass is one evaluation of the loss and gradient over all rows,
  * the cost of an iteration (more than one only when the line search
- * backtracks). T covers the iterations only.
+ * backtracks). T covers the iterations only. With PART and NPARTS it fits
+ * rows [PART*N/NPARTS, (PART+1)*N/NPARTS) only: ml.sh runs NPARTS of these
+ * at once to measure what the machine itself gives NPARTS processes that
+ * share nothing.
  *
  * A pass reads each row once: per block of 256 rows (128 KiB for d = 64,
  * in L2), the margins X w by BLAS dgemv, the loss and residuals, then the
  * gradient X^T r by a second dgemv over the block still in cache. */
+#define _DEFAULT_SOURCE /* madvise */
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <cblas.h>
@@ -37,7 +42,23 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double *read_array(hid_t f, const char *name, size_t *rows, size_t *cols)
+/* The rows, in 2 MiB-aligned memory marked for transparent huge pages:
+ * this kernel grants them in "madvise" mode only when asked, and a pass
+ * streams the whole array, so 4 KiB pages would cost a TLB miss every 4
+ * KiB (Kiln's own large buffers ask too, runtime/mem.c). */
+static void *big_alloc(size_t n)
+{
+    size_t huge = 2u << 20;
+    n = (n + huge - 1) / huge * huge;
+    void *p = aligned_alloc(huge, n ? n : huge);
+    if (p)
+        madvise(p, n, MADV_HUGEPAGE);
+    return p;
+}
+
+/* Rows [part*N/nparts, (part+1)*N/nparts) of a 1-D or 2-D dataset. */
+static double *read_array(hid_t f, const char *name, size_t part, size_t nparts,
+                          size_t *rows, size_t *cols)
 {
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
     hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
@@ -48,15 +69,21 @@ static double *read_array(hid_t f, const char *name, size_t *rows, size_t *cols)
         exit(2);
     }
     H5Sget_simple_extent_dims(sp, dims, NULL);
-    double *v = malloc(dims[0] * dims[1] * 8);
-    if (!v || H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+    hsize_t lo = dims[0] * part / nparts, hi = dims[0] * (part + 1) / nparts;
+    hsize_t from[2] = {lo, 0}, count[2] = {hi - lo, dims[1]};
+    hid_t mem = H5Screate_simple(nd, count, NULL);
+    double *v = big_alloc(count[0] * count[1] * 8 + 8);
+    if (!v || mem < 0 ||
+        H5Sselect_hyperslab(sp, H5S_SELECT_SET, from, NULL, count, NULL) < 0 ||
+        H5Dread(ds, H5T_NATIVE_DOUBLE, mem, sp, H5P_DEFAULT, v) < 0) {
         fprintf(stderr, "logreg-serial: cannot read %s\n", name);
         exit(2);
     }
+    H5Sclose(mem);
     H5Sclose(sp);
     H5Dclose(ds);
-    *rows = dims[0];
-    *cols = dims[1];
+    *rows = count[0];
+    *cols = count[1];
     return v;
 }
 
@@ -99,12 +126,17 @@ static double evaluate(problem *p, const double *th, double *g)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: logreg-serial FILE.h5 ITERATIONS L2\n");
+    if (argc != 4 && argc != 6) {
+        fprintf(stderr, "usage: logreg-serial FILE.h5 ITERATIONS L2 [PART NPARTS]\n");
         return 2;
     }
     openblas_set_num_threads(1);
     int iters = atoi(argv[2]);
+    long part = argc == 6 ? atol(argv[4]) : 0, nparts = argc == 6 ? atol(argv[5]) : 1;
+    if (nparts < 1 || part < 0 || part >= nparts) {
+        fprintf(stderr, "logreg-serial: bad PART or NPARTS\n");
+        return 2;
+    }
     problem p = {.l2 = atof(argv[3])};
     size_t n, d, ny, one;
     hid_t f = H5Fopen(argv[1], H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -112,7 +144,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "logreg-serial: cannot open %s\n", argv[1]);
         return 2;
     }
-    double *x = read_array(f, "/X", &n, &d), *y = read_array(f, "/y", &ny, &one);
+    double *x = read_array(f, "/X", (size_t)part, (size_t)nparts, &n, &d);
+    double *y = read_array(f, "/y", (size_t)part, (size_t)nparts, &ny, &one);
     H5Fclose(f);
     if (ny != n || iters < 1) {
         fprintf(stderr, "logreg-serial: /y does not match /X, or bad ITERATIONS\n");

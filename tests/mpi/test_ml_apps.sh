@@ -124,6 +124,31 @@ checker() {
     return 0
 }
 
+# h5py_reads MODEL PYTHON: the model as a user reads it, with h5py (the
+# issue promises that), when python3-h5py is installed; PYTHON runs with f
+# the open file and asserts. Skipped, and said so, without h5py.
+h5py_reads() {
+    # Debian's python3-h5py is for /usr/bin/python3, which need not be the
+    # first python3 on PATH (pyenv).
+    py=
+    for cand in python3 /usr/bin/python3; do
+        if "$cand" -c 'import h5py' > /dev/null 2>&1; then
+            py=$cand
+            break
+        fi
+    done
+    if [ -z "$py" ]; then
+        echo "test_ml_apps.sh: no h5py (python3-h5py); $1 not read with it"
+        return 0
+    fi
+    "$py" -c "import sys, h5py
+f = h5py.File(sys.argv[1], 'r')
+$2" "$1" > "$work/h5py.out" 2>&1 || {
+        fail "h5py cannot read $1 as expected:"
+        sed 's/^/  /' "$work/h5py.out" >&2
+    }
+}
+
 # same_at_ranks NAME PROGRAM ARG...: train at 1, 2 and 4 ranks with --model
 # $work/NAME-npN.h5; the summary lines and the models must be identical.
 same_at_ranks() {
@@ -186,6 +211,11 @@ kmeans)
     expect_summary km-np1 "kmeans: k=4 iterations=* cost=*"
     checker truth "$work/km-np1.h5" "$work/truth.h5" 0.05
     checker kmeans-cost "$work/km-np1.h5"
+    h5py_reads "$work/km-np1.h5" "
+assert f['centres'].shape == (4, 3), f['centres'].shape
+assert f.attrs['model'] == 'kmeans' and int(f.attrs['k']) == 4, dict(f.attrs)
+assert f.attrs['init'] == 'k-means||' and int(f.attrs['max_iter']) == 20
+assert len(f['cost_history']) == int(f.attrs['iterations'])"
     # The same rows from HDF5 (CSV holds %.17g: exact), cut into other
     # partitions: the same initial centres (random choices hash the rows'
     # values, not their places), sums in another order, so equal to 1e-9.
@@ -200,6 +230,14 @@ kmeans)
     checker truth "$work/km-k-means++-np1.h5" "$work/truth.h5" 0.05
     same_predictions km-pred kiln-kmeans "$work/km-np1.h5" "$work/blobs.csv"
     checker lines "$work/km-pred-np1" 4000
+    # k and d large enough for the dgemm kernel (apps/ml/kmeans_kernel.h).
+    datagen gen-wide blobs -n 3000 -d 8 -k 10 --noise 0.5 --spread 20 --seed 12 \
+        --partitions 4 -o "$work/wide.csv" --truth "$work/wide-truth.h5"
+    same_at_ranks km-wide "$bin/kiln-kmeans" $split -k 10 --seed 3 "$work/wide.csv"
+    # 300 rows per centre, noise 0.5 in 8 dimensions: a fitted centre is
+    # about 0.08 from its true one; a wrong clustering would be ~20 off.
+    checker truth "$work/km-wide-np1.h5" "$work/wide-truth.h5" 0.25
+    checker kmeans-cost "$work/km-wide-np1.h5"
     # Interrupted after 2 of 6 iterations, resumed on another rank count:
     # the uninterrupted model. --tol 0 keeps it iterating.
     km="$bin/kiln-kmeans $split -k 4 --init first --tol 0"
@@ -255,6 +293,11 @@ logreg)
         --max-iter 500 "$work/three.csv"
     expect_summary lr3-np1 "logreg: iterations=* logloss=0.* accuracy=0.*"
     checker logreg-serial "$work/lr3-np1.h5" "$work/three.csv" 0.001
+    h5py_reads "$work/lr3-np1.h5" "
+assert f['weights'].shape == (3, 4) and f['intercepts'].shape == (3,)
+assert len(f['classes']) == 3, f['classes'][:]
+assert f.attrs['model'] == 'logreg' and f.attrs['family'] == 'multinomial'
+assert float(f.attrs['l2']) == 0.001, f.attrs['l2']"
     # Many rows from the logistic model itself: close to the true weights.
     datagen gen-2 classification -n 20000 -d 3 --seed 9 --format hdf5 \
         -o "$work/two.h5" --truth "$work/two-truth.h5"
