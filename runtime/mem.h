@@ -1,6 +1,7 @@
 /* runtime/mem.h: every runtime allocation, counted per context.
- * Owns:     the byte counters of one context and the test hook that makes
- *           the n-th allocation fail.
+ * Owns:     the byte counters of one context, its spare large mappings
+ *           (freed, kept for reuse; see mem.c) and the test hook that
+ *           makes the n-th allocation fail.
  * Uses:     the C allocator.
  * Must not: be called per record: callers allocate buffers in bulk and grow
  *           them geometrically (see storage).
