@@ -8,6 +8,7 @@
  * The exchange itself is in exchange.c. */
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "runtime/error.h"
 #include "runtime/group.h"
@@ -212,7 +213,7 @@ static kiln_status fold_record(kiln__shuffle *sh, uint32_t p, uint64_t hash,
 
 /* Fold the oldest pending record: its slot has had PIPELINE records' time
  * to arrive. A hit is folded inline; only new keys take the insert call. */
-static kiln_status fold_oldest(kiln__shuffle *sh)
+static inline __attribute__((always_inline)) kiln_status fold_oldest(kiln__shuffle *sh)
 {
     pending *e = &sh->ring[sh->ring_head];
     sh->ring_head = (sh->ring_head + 1) % PIPELINE;
@@ -254,8 +255,12 @@ static kiln_status map_record(kiln__sink *base, const void *key, size_t key_len,
     e->hash = h;
     e->partition = p;
     e->key_len = (uint32_t)key_len;
-    e->value = 0;
-    kiln__copy_short((unsigned char *)&e->value, value, value_len); /* <= 8 */
+    if (KILN_LIKELY(value_len == 8)) { /* a count or a sum: no length switch */
+        memcpy(&e->value, value, 8);
+    } else {
+        e->value = 0;
+        kiln__copy_short((unsigned char *)&e->value, value, value_len); /* < 8 */
+    }
     /* The same bound as map_consume's, checked every 64k records. */
     if (KILN_UNLIKELY((++sh->records & 0xffff) == 0) && !sh->ordered &&
         tables_bytes(sh) > sh->ctx->opt.combine_bytes) {
