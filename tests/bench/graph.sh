@@ -114,32 +114,9 @@ command_of() {
     esac
 }
 
-# The machine may be shared: before each timed run, wait (at most
-# KILN_BENCH_WAIT seconds) until the cores have been idle for a second
-# (under 5% busy, from /proc/stat), and count the runs that had to start
-# on a busy machine anyway.
-busy_starts=0
-cpu_busy() { # percent of all cores busy over the next second
-    local a b
-    read -r -a a < <(head -n 1 /proc/stat)
-    sleep 1
-    read -r -a b < <(head -n 1 /proc/stat)
-    awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN {
-        n = split(a, x, " "); split(b, y, " "); t = 0
-        for (i = 2; i <= n; i++) t += y[i] - x[i]
-        idle = (y[5] - x[5]) + (y[6] - x[6])
-        printf "%d", (t > 0 ? 100 * (t - idle) / t : 0) }'
-}
-wait_quiet() {
-    local waited=0 limit=${KILN_BENCH_WAIT:-120}
-    [[ -r /proc/stat ]] || return 0
-    while (( $(cpu_busy) >= 5 )); do
-        if (( ++waited >= limit )); then
-            busy_starts=$((busy_starts + 1))
-            return 0
-        fi
-    done
-}
+# Idle waits (wait_quiet, busy_starts) and median: bench_lib.sh.
+# shellcheck source=bench_lib.sh
+. "$src/tests/bench/bench_lib.sh"
 
 # run CONFIG CHECK: run it; sets $load, $per, $rounds and $wall from its
 # "timing:" line.
@@ -227,16 +204,6 @@ for ((r = 0; r < runs; r++)); do
 done
 rm -rf "$dir"/*.out.h5
 
-median() {
-    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '
-        { v[NR] = $1 }
-        END {
-            if (NR == 0) { print "-"; exit }
-            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.4f\n", m
-        }'
-}
-
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
 rev=$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)
 edges=$(( $(du -bc "$data"/part-* | tail -n 1 | cut -f1) / 16 ))
@@ -259,6 +226,11 @@ for app in pagerank cc; do
     k1=$(median "${pers[$app-kiln1]}")
     k2=$(median "${pers[$app-kiln2]}")
     awk -v app="$app" -v s="$s" -v k1="$k1" -v k2="$k2" 'BEGIN {
+        # Times too short to print (a tiny SCALE) give no ratio.
+        if (s + 0 <= 0 || k1 + 0 <= 0 || k2 + 0 <= 0) {
+            printf "%-9s no ratios: a time rounds to 0 (use a larger SCALE)\n", app
+            exit
+        }
         a = k1 / s; b = s / k2
         printf "%-9s kiln 1 rank / serial  = %.3f  (target <= 1.25: %s)\n", app, a,
                (a <= 1.25 ? "met" : "not met")

@@ -114,32 +114,9 @@ command_of() {
     esac
 }
 
-# The machine may be shared: before each timed run, wait (at most
-# KILN_BENCH_WAIT seconds, default 120) until the cores have been idle for
-# a second (under 5% busy, from /proc/stat), and count the runs that had to
-# start on a busy machine anyway.
-busy_starts=0
-cpu_busy() { # percent of all cores busy over the next second
-    local a b
-    read -r -a a < <(head -n 1 /proc/stat)
-    sleep 1
-    read -r -a b < <(head -n 1 /proc/stat)
-    awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN {
-        n = split(a, x, " "); split(b, y, " "); t = 0
-        for (i = 2; i <= n; i++) t += y[i] - x[i]
-        idle = (y[5] - x[5]) + (y[6] - x[6])
-        printf "%d", (t > 0 ? 100 * (t - idle) / t : 0) }'
-}
-wait_quiet() {
-    local waited=0 limit=${KILN_BENCH_WAIT:-120}
-    [[ -r /proc/stat ]] || return 0
-    while (( $(cpu_busy) >= 5 )); do
-        if (( ++waited >= limit )); then
-            busy_starts=$((busy_starts + 1))
-            return 0
-        fi
-    done
-}
+# Idle waits (wait_quiet, busy_starts) and median: bench_lib.sh.
+# shellcheck source=bench_lib.sh
+. "$src/tests/bench/bench_lib.sh"
 
 # run CONFIG: run it; sets $per (seconds per iteration), $per_pass
 # (logreg), $result (final cost or objective) and $wall.
@@ -228,16 +205,6 @@ for ((r = 0; r < runs; r++)); do
         echo "  run $((r + 1))/$runs $c: $per s per iteration ($wall s in all)"
     done
 done
-
-median() {
-    tr ' ' '\n' <<<"$1" | grep -v '^$' | grep -v '^-$' | sort -g | awk '
-        { v[NR] = $1 }
-        END {
-            if (NR == 0) { print "-"; exit }
-            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.4f\n", m
-        }'
-}
 
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
 rev=$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)
