@@ -30,6 +30,8 @@ struct kiln_emitter {
     size_t emitted;          /* records emitted by the current callback */
     kiln_status sticky;      /* first failure downstream of this emitter */
     kiln__sink *direct;      /* last step into a record-at-a-time sink */
+    kiln__sink *fast;        /* direct while emitting records and nothing
+                                failed: kiln_emit's one test per record */
 };
 
 typedef struct step_state {
@@ -84,8 +86,10 @@ static kiln_status emitter_flush(kiln_emitter *em)
                      em->pipe->steps[em->level].partition, &view);
     kiln_status st = feed(em->pipe, em->level, &view);
     kiln__block_clear(&em->out);
-    if (st != KILN_OK && em->sticky == KILN_OK)
+    if (st != KILN_OK && em->sticky == KILN_OK) {
         em->sticky = st;
+        em->fast = NULL;
+    }
     return st;
 }
 
@@ -106,6 +110,20 @@ static kiln_status check_len(const kiln_type *t, size_t len, const char *what)
 kiln_status kiln_emit(kiln_emitter *out, const void *key, size_t key_len,
                       const void *value, size_t value_len)
 {
+    kiln__sink *fast = out->fast;
+    if (KILN_LIKELY(fast != NULL) &&
+        KILN_LIKELY(out->out.key.width == key_len || out->out.key.variable) &&
+        KILN_LIKELY(out->out.value.width == value_len || out->out.value.variable)) {
+        /* No buffer: the sink takes the record while it is in the cache. */
+        kiln_status st = fast->consume_record(fast, key, key_len, value, value_len);
+        if (KILN_UNLIKELY(st != KILN_OK)) {
+            out->sticky = st;
+            out->fast = NULL;
+            return st;
+        }
+        out->emitted++;
+        return KILN_OK;
+    }
     if (KILN_UNLIKELY(out->sticky != KILN_OK))
         return out->sticky;
     kiln_status st;
@@ -136,6 +154,7 @@ kiln_status kiln_emit(kiln_emitter *out, const void *key, size_t key_len,
     return KILN_OK;
 fail:
     out->sticky = st;
+    out->fast = NULL;
     return st;
 }
 
@@ -530,6 +549,8 @@ static kiln_status pipeline_init(pipeline *pipe)
         s->em_ready = true;
         if (k + 1 == pipe->nsteps && !s->tee && pipe->sink->consume_record)
             em->direct = pipe->sink;
+        if (em->mode == EMIT_RECORDS)
+            em->fast = em->direct;
         if (em->mode != EMIT_RECORDS) {
             kiln_schema col = {KILN_T_NONE, em->mode == EMIT_KEYS
                                                 ? s->node->schema.key
