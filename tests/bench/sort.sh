@@ -91,10 +91,10 @@ if [[ $(id -u) == 0 ]]; then
 fi
 export KILN_QUIET=1
 
-gnu_time=
-if /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then
-    gnu_time=/usr/bin/time
-fi
+# Timing, rounds and statistics: bench_lib.sh.
+bench_name=sort.sh
+# shellcheck source=bench_lib.sh
+. "$src/tests/bench/bench_lib.sh"
 
 mkdir -p "$dir"
 input=$dir/records-$records-seed$seed.dat
@@ -127,32 +127,13 @@ command_of() {
     esac
 }
 
-# run CONFIG: run one configuration; sets $elapsed (seconds) and $peak
-# (KiB, or - without GNU time). Exits the script if the command fails.
-run() {
-    local log=$dir/$1.log t0 t1
-    local -a wrap=()
-    [[ -n $gnu_time ]] && wrap=("$gnu_time" -f %M -o "$dir/$1.rss")
-    command_of "$1"
-    t0=$EPOCHREALTIME
-    if ! "${wrap[@]}" "${command[@]}" >"$log" 2>&1; then
-        echo "sort.sh: $1 failed: ${command[*]}" >&2
-        cat "$log" >&2
-        exit 1
-    fi
-    t1=$EPOCHREALTIME
-    elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-    peak=-
-    [[ -z $gnu_time ]] || peak=$(tail -n 1 "$dir/$1.rss")
-}
-
 # Other work on the machine skews everything, 2 ranks most: keep the load
 # averages at the start and the end with the figures.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 
 echo "checking that the outputs agree ..."
 for c in "${configs[@]}"; do
-    run "$c"
+    run_config "$c"
 done
 for c in gnu-sort kiln-1rank kiln-2ranks; do
     if [[ -d ${out[$c]} ]]; then
@@ -168,32 +149,9 @@ for c in gnu-sort kiln-1rank kiln-2ranks; do
 done
 
 declare -A times rsses
-for ((r = 0; r < runs; r++)); do
-    for ((i = 0; i < ${#configs[@]}; i++)); do
-        c=${configs[(i + r) % ${#configs[@]}]}
-        run "$c"
-        times[$c]+="$elapsed "
-        rsses[$c]+="$peak "
-        echo "  run $((r + 1))/$runs $c: $elapsed s"
-    done
-done
+timed_rounds "$runs"
 # The outputs are 1 GB each; the input stays for the next run.
 rm -rf "${out[@]}"
-
-# stats "N N ...": median, min and max
-stats() {
-    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '
-        { v[NR] = $1 }
-        END {
-            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.3f %.3f %.3f\n", m, v[1], v[NR]
-        }'
-}
-peak_mib() {
-    [[ $1 == *-* ]] && { echo "-"; return; }
-    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | tail -n 1 |
-        awk '{ printf "%.0f", $1 / 1024 }'
-}
 
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
 rev=$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)
@@ -205,35 +163,16 @@ echo "input:    $input ($(stat -c %s "$input") bytes, $nrecords records)," \
 echo "runs:     $runs per configuration, interleaved; wall seconds"
 echo "load:     $load_before at the start," \
      "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) at the end"
-printf '%-12s %8s %8s %8s %10s\n' config median min max "peak MiB"
-for c in "${configs[@]}"; do
-    read -r med lo hi < <(stats "${times[$c]}")
-    printf '%-12s %8s %8s %8s %10s\n' "$c" "$med" "$lo" "$hi" \
-        "$(peak_mib "${rsses[$c]}")"
-done
+times_table
 # Ratios of the medians, which the targets are about, and beside them the
 # median of the ratios within each round, which drift cannot move.
-awk -v s="${times[serial]}" -v g="${times[gnu-sort]}" \
-    -v k1="${times[kiln-1rank]}" -v k2="${times[kiln-2ranks]}" '
-    function median(v, n,   i, j, t) {
-        for (i = 2; i <= n; i++)
-            for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
-                t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-            }
-        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    }
-    BEGIN {
-        n = split(s, vs, " "); split(g, vg, " ")
-        split(k1, v1, " "); split(k2, v2, " ")
-        for (i = 1; i <= n; i++) {
-            r1[i] = v1[i] / vs[i]; r2[i] = vs[i] / v2[i]; r3[i] = vg[i] / v2[i]
-        }
-        p1 = median(r1, n); p2 = median(r2, n); p3 = median(r3, n)
-        ms = median(vs, n); mg = median(vg, n)
-        m1 = median(v1, n); m2 = median(v2, n)
-        printf "kiln-1rank / serial    = %.2f  (per round: %.2f)\n", m1 / ms, p1
-        printf "serial / kiln-2ranks   = %.2f  (per round: %.2f; target > 1.00: %s)\n",
-               ms / m2, p2, (ms / m2 > 1 ? "met" : "not met")
-        printf "gnu-sort / kiln-2ranks = %.2f  (per round: %.2f; target >= 3.00: %s)\n",
-               mg / m2, p3, (mg / m2 >= 3 ? "met" : "not met")
-    }'
+read -r r1 p1 < <(ratio kiln-1rank serial)
+read -r r2 p2 < <(ratio serial kiln-2ranks)
+read -r r3 p3 < <(ratio gnu-sort kiln-2ranks)
+awk -v r1="$r1" -v p1="$p1" -v r2="$r2" -v p2="$p2" -v r3="$r3" -v p3="$p3" 'BEGIN {
+    printf "kiln-1rank / serial    = %.2f  (per round: %.2f)\n", r1, p1
+    printf "serial / kiln-2ranks   = %.2f  (per round: %.2f; target > 1.00: %s)\n",
+           r2, p2, (r2 > 1 ? "met" : "not met")
+    printf "gnu-sort / kiln-2ranks = %.2f  (per round: %.2f; target >= 3.00: %s)\n",
+           r3, p3, (r3 >= 3 ? "met" : "not met")
+}'

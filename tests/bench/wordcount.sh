@@ -64,10 +64,10 @@ if [[ $(id -u) == 0 ]]; then
 fi
 export KILN_QUIET=1
 
-gnu_time=
-if /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then
-    gnu_time=/usr/bin/time
-fi
+# Timing, rounds and statistics: bench_lib.sh.
+bench_name=wordcount.sh
+# shellcheck source=bench_lib.sh
+. "$src/tests/bench/bench_lib.sh"
 
 mkdir -p "$dir"
 text=$dir/zipf-${size_mb}M-seed$seed.txt
@@ -94,32 +94,13 @@ command_of() {
     esac
 }
 
-# run CONFIG STDOUT: run one configuration; sets $elapsed (seconds) and
-# $peak (KiB, or - without GNU time). Exits the script if the command fails.
-run() {
-    local log=$dir/$1.log t0 t1
-    local -a wrap=()
-    [[ -n $gnu_time ]] && wrap=("$gnu_time" -f %M -o "$dir/$1.rss")
-    command_of "$1"
-    t0=$EPOCHREALTIME
-    if ! "${wrap[@]}" "${command[@]}" >"$2" 2>"$log"; then
-        echo "wordcount.sh: $1 failed: ${command[*]}" >&2
-        cat "$log" >&2
-        exit 1
-    fi
-    t1=$EPOCHREALTIME
-    elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-    peak=-
-    [[ -z $gnu_time ]] || peak=$(tail -n 1 "$dir/$1.rss")
-}
-
 # Other work on the machine skews everything, 2 ranks most: keep the load
 # averages at the start and the end with the figures.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 
 echo "checking that the outputs agree ..."
 for c in "${configs[@]}"; do
-    run "$c" "$dir/$c.top"
+    run_config "$c" "$dir/$c.top"
 done
 sort "${out[serial]}" >"$dir/serial.sorted"
 for c in kiln-1rank kiln-2ranks; do
@@ -136,30 +117,7 @@ words=$(awk -F'\t' '{ n += $2 } END { print n }' "$dir/serial.sorted")
 rm -f "$dir"/*.sorted
 
 declare -A times rsses
-for ((r = 0; r < runs; r++)); do
-    for ((i = 0; i < ${#configs[@]}; i++)); do
-        c=${configs[(i + r) % ${#configs[@]}]}
-        run "$c" /dev/null
-        times[$c]+="$elapsed "
-        rsses[$c]+="$peak "
-        echo "  run $((r + 1))/$runs $c: $elapsed s"
-    done
-done
-
-# stats "N N ...": median, min and max
-stats() {
-    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '
-        { v[NR] = $1 }
-        END {
-            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.3f %.3f %.3f\n", m, v[1], v[NR]
-        }'
-}
-peak_mib() {
-    [[ $1 == *-* ]] && { echo "-"; return; }
-    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | tail -n 1 |
-        awk '{ printf "%.0f", $1 / 1024 }'
-}
+timed_rounds "$runs" /dev/null
 
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
 rev=$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)
@@ -170,32 +128,14 @@ echo "input:    $text ($(stat -c %s "$text") bytes," \
 echo "runs:     $runs per configuration, interleaved; wall seconds"
 echo "load:     $load_before at the start," \
      "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) at the end"
-printf '%-12s %8s %8s %8s %10s\n' config median min max "peak MiB"
-for c in "${configs[@]}"; do
-    read -r med lo hi < <(stats "${times[$c]}")
-    printf '%-12s %8s %8s %8s %10s\n' "$c" "$med" "$lo" "$hi" \
-        "$(peak_mib "${rsses[$c]}")"
-done
+times_table
 # Ratios of the medians, which the targets are about, and beside them the
 # median of the ratios within each round, which drift cannot move.
-awk -v s="${times[serial]}" -v k1="${times[kiln-1rank]}" \
-    -v k2="${times[kiln-2ranks]}" '
-    function median(v, n,   i, j, t) {
-        for (i = 2; i <= n; i++)
-            for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
-                t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-            }
-        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    }
-    BEGIN {
-        n = split(s, vs, " "); split(k1, v1, " "); split(k2, v2, " ")
-        for (i = 1; i <= n; i++) {
-            r1[i] = v1[i] / vs[i]; r2[i] = vs[i] / v2[i]
-        }
-        pr1 = median(r1, n); pr2 = median(r2, n)
-        ms = median(vs, n); a = median(v1, n) / ms; b = ms / median(v2, n)
-        printf "kiln-1rank / serial   = %.2f  (per round: %.2f; target <= 1.25: %s)\n",
-               a, pr1, (a <= 1.25 ? "met" : "not met")
-        printf "serial / kiln-2ranks  = %.2f  (per round: %.2f; target >= 1.70: %s)\n",
-               b, pr2, (b >= 1.70 ? "met" : "not met")
-    }'
+read -r a pa < <(ratio kiln-1rank serial)
+read -r b pb < <(ratio serial kiln-2ranks)
+awk -v a="$a" -v pa="$pa" -v b="$b" -v pb="$pb" 'BEGIN {
+    printf "kiln-1rank / serial   = %.2f  (per round: %.2f; target <= 1.25: %s)\n",
+           a, pa, (a <= 1.25 ? "met" : "not met")
+    printf "serial / kiln-2ranks  = %.2f  (per round: %.2f; target >= 1.70: %s)\n",
+           b, pb, (b >= 1.70 ? "met" : "not met")
+}'
