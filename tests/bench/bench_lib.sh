@@ -1,5 +1,6 @@
 # tests/bench/bench_lib.sh: helpers the benchmark scripts share (sourced by
-# ml.sh and graph.sh; bash). Plain bash and awk: no timing tool needed.
+# wordcount.sh, sort.sh, ml.sh and graph.sh; bash). Plain bash and awk: no
+# timing tool needed.
 
 # The machine may be shared: before each timed run, wait_quiet waits (at
 # most KILN_BENCH_WAIT seconds, default 120) until the cores have been idle
