@@ -46,68 +46,15 @@ mkdir -p "$work" || exit 1
 split=--kiln-split-bytes=20000
 limit=
 command -v timeout > /dev/null && limit="timeout ${KILN_TEST_WATCHDOG:-60}"
-failures=0
 started=$(date +%s)
+fail_what="ml apps $mode"
+# shellcheck source=jobs_lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/jobs_lib.sh"
 
-fail() {
-    echo "FAIL [ml apps $mode]: $*" >&2
-    failures=$((failures + 1))
-}
-
-show() {
-    for f in "$1"/err.* "$1"/out.*; do
-        [ -s "$f" ] && sed "s|^|  ${f##*/}: |" "$f" | head -15 >&2
-    done
-}
-
-# run NP NAME PROGRAM ARG...: one job at NP ranks. Afterwards $rc is the
-# status every rank agreed on (99 if they did not, after a failure
-# message), $out and $err the master's stdout and stderr.
-run() {
-    run_np=$1 run_name=$2
-    shift 2
-    run_dir=$work/run-$run_name
-    rm -rf "$run_dir"
-    mkdir -p "$run_dir"
-    # shellcheck disable=SC2016 # expanded by the rank's shell
-    $limit $launcher -n "$run_np" sh -c '
-        r=${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${PMI_RANK:-0}}}
-        d=$1; shift
-        "$@" > "$d/out.$r" 2> "$d/err.$r"
-        echo $? > "$d/rc.$r"' sh "$run_dir" "$@" > "$run_dir/launcher" 2>&1
-    launched=$?
-    out=$run_dir/out.0 err=$run_dir/err.0
-    rc=$(cat "$run_dir/rc.0" 2> /dev/null || echo none)
-    run_all= run_same=yes run_r=0
-    while [ "$run_r" -lt "$run_np" ]; do
-        run_got=$(cat "$run_dir/rc.$run_r" 2> /dev/null || echo none)
-        run_all="$run_all $run_r:$run_got"
-        [ "$run_got" = "$rc" ] || run_same=no
-        run_r=$((run_r + 1))
-    done
-    if [ $run_same = no ] || [ "$rc" = none ]; then
-        fail "$run_name: the ranks disagree or did not finish; rank:status is" \
-             "$run_all (launcher status $launched; 124 is a hang)"
-        show "$run_dir"
-        cat "$run_dir/launcher" >&2
-        rc=99
-    fi
-}
-
-# expect STATUS NP NAME PROGRAM ARG...: run; fail unless every rank exited
-# with STATUS. Returns 0 when it did.
-expect() {
-    expect_rc=$1
-    shift
-    run "$@"
-    [ "$rc" = 99 ] && return 1
-    if [ "$rc" != "$expect_rc" ]; then
-        fail "$2: exit status $rc, expected $expect_rc"
-        show "$work/run-$2"
-        return 1
-    fi
-    return 0
-}
+# run NP NAME PROGRAM ARG... and expect STATUS NP NAME PROGRAM ARG...:
+# jobs_lib.sh's run_at and expect_at.
+run() { run_at "$@"; }
+expect() { expect_at "$@"; }
 
 # summary NAME: the master's stdout of a run (the summary line).
 summary() {

@@ -1,11 +1,12 @@
 #!/bin/sh
 # test_sort_apps.sh MODE NP BINDIR WORKDIR -- LAUNCHER...
+# (LAUNCHER: mpiexec and its flags, without the rank count)
 #
 # kiln-gensort, kiln-sort and kiln-valsort at NP ranks. Unlike the other
 # drivers this one is not started by mpirun: each check is a pipeline of
 # several jobs (generate, sort, validate), and an MPI process can be started
-# only once per rank, so the script runs LAUNCHER (mpiexec -n NP ...) once
-# per job. Every rank of a job writes its own exit status, and the ranks
+# only once per rank, so the script runs LAUNCHER -n NP once per job
+# (jobs_lib.sh). Every rank of a job writes its own exit status, and the ranks
 # must agree: an error has to stop every rank, not just the master.
 #
 # Every output is compared byte for byte with a serial reference made by
@@ -38,72 +39,17 @@ split=--kiln-split-bytes=20000
 # A hang ends here, before ctest's timeout.
 limit=
 command -v timeout > /dev/null && limit="timeout ${KILN_TEST_WATCHDOG:-60}"
-failures=0
+fail_what="sort apps $mode, $np ranks"
+# shellcheck source=jobs_lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/jobs_lib.sh"
 
-fail() {
-    echo "FAIL [sort apps $mode, $np ranks]: $*" >&2
-    failures=$((failures + 1))
-}
-
-# Print a run's output (master first) under a failure message.
-show() {
-    for f in "$1"/err.* "$1"/out.*; do
-        [ -s "$f" ] && sed "s|^|  ${f##*/}: |" "$f" | head -15 >&2
-    done
-}
-
-# run NAME PROGRAM ARG...: one job at NP ranks. Afterwards $rc is the exit
-# status every rank agreed on (or 99 if they did not, after a failure
-# message), $out and $err the master's stdout and stderr.
-run() {
-    run_name=$1 # sh has no local variables: names that callers do not use
-    shift
-    run_dir=$work/run-$run_name
-    rm -rf "$run_dir"
-    mkdir -p "$run_dir"
-    # shellcheck disable=SC2016 # expanded by the rank's shell
-    $limit $launcher sh -c '
-        r=${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${PMI_RANK:-0}}}
-        d=$1; shift
-        "$@" > "$d/out.$r" 2> "$d/err.$r"
-        echo $? > "$d/rc.$r"' sh "$run_dir" "$@" > "$run_dir/launcher" 2>&1
-    launched=$?
-    out=$run_dir/out.0 err=$run_dir/err.0
-    rc=$(cat "$run_dir/rc.0" 2> /dev/null || echo none)
-    run_all= run_same=yes run_r=0
-    while [ "$run_r" -lt "$np" ]; do
-        run_got=$(cat "$run_dir/rc.$run_r" 2> /dev/null || echo none)
-        run_all="$run_all $run_r:$run_got"
-        [ "$run_got" = "$rc" ] || run_same=no
-        run_r=$((run_r + 1))
-    done
-    if [ $run_same = no ]; then
-        fail "$run_name: the ranks disagree; rank:status is$run_all (none:" \
-             "killed or hung; launcher status $launched, 124 is a hang)"
-        show "$run_dir"
-        rc=99
-        return
-    fi
-    if [ "$rc" = none ]; then
-        fail "$run_name: no rank finished (launcher status $launched; 124 is a hang)"
-        cat "$run_dir/launcher" >&2
-        rc=99
-    fi
-}
-
-# expect STATUS NAME PROGRAM ARG...: run, and fail unless every rank exited
-# with STATUS. Returns 0 when it did.
+# run NAME PROGRAM ARG...: run_at NP ranks. expect STATUS NAME PROGRAM
+# ARG...: expect_at NP ranks.
+run() { run_at "$np" "$@"; }
 expect() {
-    expect_rc=$1
+    expect_status=$1
     shift
-    run "$@"
-    [ "$rc" = 99 ] && return 1
-    if [ "$rc" != "$expect_rc" ]; then
-        fail "$1: exit status $rc, expected $expect_rc"
-        show "$work/run-$1"
-        return 1
-    fi
-    return 0
+    expect_at "$expect_status" "$np" "$@"
 }
 
 # Records as hex lines, one per record: a form sort(1) and cmp can handle.
