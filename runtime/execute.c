@@ -29,8 +29,8 @@ struct kiln_emitter {
     bool have_column;
     size_t emitted;          /* records emitted by the current callback */
     kiln_status sticky;      /* first failure downstream of this emitter */
-    kiln__sink *direct;      /* last step into a record-at-a-time sink */
-    kiln__sink *fast;        /* direct while emitting records and nothing
+    kiln__sink *direct;      /* last step emitting records into a
+                                record-at-a-time sink; NULL once anything
                                 failed: kiln_emit's one test per record */
 };
 
@@ -88,7 +88,7 @@ static kiln_status emitter_flush(kiln_emitter *em)
     kiln__block_clear(&em->out);
     if (st != KILN_OK && em->sticky == KILN_OK) {
         em->sticky = st;
-        em->fast = NULL;
+        em->direct = NULL;
     }
     return st;
 }
@@ -110,23 +110,21 @@ static kiln_status check_len(const kiln_type *t, size_t len, const char *what)
 kiln_status kiln_emit(kiln_emitter *out, const void *key, size_t key_len,
                       const void *value, size_t value_len)
 {
-    kiln__sink *fast = out->fast;
-    if (KILN_LIKELY(fast != NULL) &&
+    kiln__sink *direct = out->direct;
+    kiln_status st;
+    if (KILN_LIKELY(direct != NULL) &&
         KILN_LIKELY(out->out.key.width == key_len || out->out.key.variable) &&
         KILN_LIKELY(out->out.value.width == value_len || out->out.value.variable)) {
         /* No buffer: the sink takes the record while it is in the cache. */
-        kiln_status st = fast->consume_record(fast, key, key_len, value, value_len);
-        if (KILN_UNLIKELY(st != KILN_OK)) {
-            out->sticky = st;
-            out->fast = NULL;
-            return st;
-        }
+        if ((st = direct->consume_record(direct, key, key_len, value, value_len)) !=
+            KILN_OK)
+            goto fail;
         out->emitted++;
         return KILN_OK;
     }
+    /* Below: buffered emitters, and every kind of failure. */
     if (KILN_UNLIKELY(out->sticky != KILN_OK))
         return out->sticky;
-    kiln_status st;
     if (KILN_UNLIKELY(out->mode != EMIT_RECORDS)) {
         st = KILN_ERROR(KILN_ERR_STATE, "kiln_emit() in key_by/map_values; "
                                         "use kiln_emit_key()/kiln_emit_value()");
@@ -138,14 +136,6 @@ kiln_status kiln_emit(kiln_emitter *out, const void *key, size_t key_len,
             (st = check_len(&out->schema->value, value_len, "value")) != KILN_OK)
             goto fail;
     }
-    if (out->direct) {
-        /* No buffer: the sink takes the record while it is in the cache. */
-        if ((st = out->direct->consume_record(out->direct, key, key_len, value,
-                                              value_len)) != KILN_OK)
-            goto fail;
-        out->emitted++;
-        return KILN_OK;
-    }
     if ((st = kiln__block_append(&out->out, key, key_len, value, value_len)) != KILN_OK)
         goto fail;
     out->emitted++;
@@ -154,7 +144,7 @@ kiln_status kiln_emit(kiln_emitter *out, const void *key, size_t key_len,
     return KILN_OK;
 fail:
     out->sticky = st;
-    out->fast = NULL;
+    out->direct = NULL;
     return st;
 }
 
@@ -547,10 +537,9 @@ static kiln_status pipeline_init(pipeline *pipe)
         if ((st = kiln__block_init(&em->out, mem, &s->node->schema)) != KILN_OK)
             return st;
         s->em_ready = true;
-        if (k + 1 == pipe->nsteps && !s->tee && pipe->sink->consume_record)
+        if (k + 1 == pipe->nsteps && !s->tee && pipe->sink->consume_record &&
+            em->mode == EMIT_RECORDS)
             em->direct = pipe->sink;
-        if (em->mode == EMIT_RECORDS)
-            em->fast = em->direct;
         if (em->mode != EMIT_RECORDS) {
             kiln_schema col = {KILN_T_NONE, em->mode == EMIT_KEYS
                                                 ? s->node->schema.key
