@@ -86,6 +86,13 @@ static void spare_give(kiln__mem *m, header *h)
     m->spare_bytes += h->mapped;
 }
 
+/* A mapping for `bytes`: a spare when one fits, else a fresh one. */
+static header *map_get(kiln__mem *m, size_t bytes)
+{
+    header *h = spare_take(m, bytes);
+    return h ? h : map_new(bytes);
+}
+
 void kiln__mem_trim(kiln__mem *m)
 {
     while (m && m->nspare) {
@@ -130,9 +137,7 @@ static void *alloc(kiln__mem *m, size_t bytes, bool zeroed)
         return NULL;
     header *h;
     if (bytes >= MAP_FROM) {
-        h = zeroed ? NULL : spare_take(m, bytes);
-        if (!h)
-            h = map_new(bytes);
+        h = zeroed ? map_new(bytes) : map_get(m, bytes);
     } else {
         h = malloc(sizeof(header) + bytes);
         if (h)
@@ -179,9 +184,7 @@ void *kiln__mem_realloc(kiln__mem *m, void *p, size_t bytes)
         h = q;
         h->mapped = len;
     } else if (bytes >= MAP_FROM) { /* outgrew malloc: move to a mapping */
-        h = spare_take(m, bytes);
-        if (!h)
-            h = map_new(bytes);
+        h = map_get(m, bytes);
         if (!h)
             return NULL;
         memcpy(h + 1, p, old_bytes);
