@@ -277,21 +277,20 @@ done:
 
 /* ---- placement ---- */
 
-/* Prefixes in a[0 .. n) below x (or_equal: not above x). Without branches
- * on the data: a sort's records land in random partitions, and a branchy
- * search mispredicted about every other step. */
-static size_t count_prefixes(const uint64_t *a, size_t n, uint64_t x, bool or_equal)
+/* Prefixes in a[0 .. n) (ascending) below x. Without branches on the
+ * data: a sort's records land in random partitions, and a branchy search
+ * mispredicted about every other step. */
+static size_t count_below(const uint64_t *a, size_t n, uint64_t x)
 {
     if (n == 0)
         return 0;
     const uint64_t *base = a;
     while (n > 1) {
         size_t half = n / 2;
-        bool right = or_equal ? base[half] <= x : base[half] < x;
-        base = right ? base + half : base;
+        base = base[half] < x ? base + half : base;
         n -= half;
     }
-    return (size_t)(base - a) + (or_equal ? *base <= x : *base < x);
+    return (size_t)(base - a) + (*base < x);
 }
 
 /* The number of splitters not after the record: its output partition. */
@@ -303,8 +302,9 @@ static uint32_t place_one(const kiln__range *r, const kiln_batch *sp,
         /* Splitters with a smaller prefix come before the record, those
          * with a larger one after it; only equal prefixes need comparing. */
         uint64_t p = kiln__order_prefix(&r->order, k, kl);
-        lo = count_prefixes(r->split_prefix, sp->n, p, false);
-        hi = count_prefixes(r->split_prefix, sp->n, p, true);
+        lo = count_below(r->split_prefix, sp->n, p);
+        for (hi = lo; hi < sp->n && r->split_prefix[hi] == p; hi++)
+            ; /* usually none: only a key shared with a splitter */
     }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
