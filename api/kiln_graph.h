@@ -11,12 +11,12 @@
  * the ids that appear in any edge. Vertices are placed in P partitions by
  * their id (hash or range; P does not depend on the number of ranks) and
  * partition p lives on rank p % nranks, with the adjacency of its vertices.
- * A rank numbers the vertices of its partitions 0 .. n-1 (its *local
- * indices*), partition after partition; within a partition by decreasing
- * degree (the edges kept at the vertex: out-, in- or both summed), then
- * increasing id, which keeps the busiest vertices close in memory. So
- * per-vertex state is a plain C array of n elements that the job reads
- * and writes directly between operations. The operations:
+ * A rank numbers the vertices of all its partitions together 0 .. n-1 (its
+ * *local indices*), by decreasing degree (the edges kept at the vertex:
+ * out-, in- or both summed), then increasing id, which keeps the busiest
+ * vertices close in memory. So per-vertex state is a plain C array of n
+ * elements that the job reads and writes directly between operations.
+ * The operations:
  *
  *  - gather:  out[v] = op over v's neighbours u of in[u]         (a pull)
  *  - scatter: acc[v] = op(acc[v], in[u] (+ weight)) for active u (a push)
@@ -31,14 +31,17 @@
  * over compressed sparse rows.
  *
  * Handles. A vertex handle (uint64_t) names a vertex by (partition, index
- * in partition); it is the same at any number of ranks, and handles order
- * vertices the same way everywhere, so an algorithm that compares handles
- * (minimum labels, orientation) takes the same steps at any rank count.
- * Handles are not ids; kiln_graph_find() turns an id into one.
+ * in partition; a partition's vertices indexed in (degree, id) order); it
+ * is the same at any number of ranks, and handles order vertices the same
+ * way everywhere, so an algorithm that compares handles (minimum labels,
+ * orientation) takes the same steps at any rank count. The vertices of
+ * one partition appear in handle order among the local indices. Handles
+ * are not ids; kiln_graph_find() turns an id into one.
  *
  * Determinism. gather with KILN_OP_SUM adds each vertex's terms in the
- * order of its neighbours' handles, and combine/reduce add partitions in
- * partition order, so F64 results are bit-identical at any rank count.
+ * neighbours' (degree, id) order, which does not depend on the layout,
+ * and combine/reduce add partitions in partition order, so F64 results
+ * are bit-identical at any rank count.
  * MIN and MAX are exact anyway. scatter with SUM combines per rank first
  * (rank-count dependent rounding for F64); use gather where it matters.
  *
@@ -154,11 +157,14 @@ KILN_API const uint64_t *kiln_graph_local_ids(const kiln_graph *g);
 KILN_API const uint64_t *kiln_graph_out_degrees(const kiln_graph *g);
 /* n in-degrees when IN adjacency is kept, else NULL. */
 KILN_API const uint64_t *kiln_graph_in_degrees(const kiln_graph *g);
-/* This rank's partitions, in partition order: local partition k holds
- * local indices [bounds[k], bounds[k + 1]). Returns their number; *bounds
- * owned by the graph. */
+/* The number of partitions held on this rank (local partition k is
+ * partition rank + k * nranks), and in *part_of (n elements, owned by the
+ * graph; may be NULL) the local partition of every local vertex. Local
+ * vertices of one partition are in handle order, so a sum per partition
+ * taken in local-index order, then kiln_graph_combine(), is the same at
+ * any rank count:  partials[part_of[v]] += x[v]. */
 KILN_API uint32_t kiln_graph_local_partitions(const kiln_graph *g,
-                                              const uint32_t **bounds);
+                                              const uint32_t **part_of);
 /* The handles of this rank's n vertices into out (n elements, owned by the
  * caller). */
 KILN_API void kiln_graph_local_handles(const kiln_graph *g, uint64_t *out);
@@ -183,7 +189,7 @@ KILN_API kiln_status kiln_graph_find(kiln_graph *g, uint64_t id,
  * has kiln_graph_slot_count() elements: the first n are read, the rest
  * are overwritten with the values of neighbours held elsewhere (one
  * exchange of n-sized arrays' worth of them). in and out must not
- * overlap. Sums are taken in the order of the neighbours' handles. */
+ * overlap. Sums are taken in the neighbours' (degree, id) order. */
 KILN_API kiln_status kiln_graph_gather(kiln_graph *g, kiln_graph_dir dir,
                                        kiln_kind kind, kiln_op op, void *in,
                                        void *out);

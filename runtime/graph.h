@@ -16,22 +16,24 @@
  *
  * Layout on a rank. Partition p (of nparts, fixed whatever the rank count)
  * lives on rank p % nranks; this rank's partitions are rank, rank +
- * nranks, ... (local partition k is p = rank + k * nranks). Its vertices
- * are numbered 0 .. nlocal-1, partition after partition, within one by
- * decreasing degree (the edges kept at the vertex), then increasing id
- * (graph_build.c says why): bounds[k] is local partition k's first index,
- * so a handle
- * ((uint64_t)p << 32 | index-in-partition) of a local vertex is turned
- * into its local index with one table lookup and an add, and handle order
- * is local-index order. Adjacency entries are *slots*: a slot below
+ * nranks, ... (local partition k is p = rank + k * nranks). All its
+ * vertices are numbered 0 .. nlocal-1 together, by decreasing degree (the
+ * edges kept at the vertex), then increasing id (graph_build.c says why).
+ * A handle ((uint64_t)p << 32 | j) names the j-th vertex of partition p in
+ * that same order, so the vertices of one partition appear in handle
+ * order among the local indices, and members[part_start[k] + j] turns a
+ * handle into its local index (one table lookup); handles[i] goes back.
+ * Adjacency entries are *slots*: a slot below
  * nlocal is a local vertex, slot nlocal + m is mirror m. Mirrors are
- * sorted by (owner rank, handle): mirrors of rank r are
+ * sorted by (owner rank, the owner's local index): mirrors of rank r are
  * [mstart[r], mstart[r+1]), and r keeps, in sidx[sstart[me] ..
  * sstart[me+1]), the local indices of those same vertices in the same
  * order. So one list per peer serves both directions: owner -> mirrors (a
  * gather's values, sent from sidx, received straight into the mirror
  * slots) and mirrors -> owner (a scatter's combined offers, sent as
- * positions within the peer's range). Every exchange is collective. */
+ * positions within the peer's range). Every row is sorted by its
+ * neighbours' (degree, id) order, which is local-index order at one rank
+ * and the same order at any rank count. Every exchange is collective. */
 #ifndef KILN_RUNTIME_GRAPH_H
 #define KILN_RUNTIME_GRAPH_H
 
@@ -150,7 +152,12 @@ struct kiln_graph {
     kiln__graph_pf pf;
     int rank, nranks;
     uint32_t nlp;            /* partitions held here */
-    uint32_t *bounds;        /* nlp + 1: local index of each one's first */
+    uint32_t *part_start;    /* nlp + 1: where local partition k's members
+                                begin */
+    uint32_t *members;       /* nlocal: local indices, partition after
+                                partition, each in handle order */
+    uint32_t *part_of;       /* nlocal: the local partition of each vertex */
+    uint64_t *handles;       /* nlocal: the handle of each vertex */
     uint32_t nlocal, nmirror;
     uint64_t *ids;           /* nlocal */
     uint64_t *mirror_id;     /* nmirror */
@@ -159,7 +166,6 @@ struct kiln_graph {
     uint32_t *sidx;          /* sstart[nranks] local indices */
     kiln__graph_csr out, in; /* kept as has_out / has_in say */
     bool has_out, has_in, in_is_out; /* in_is_out: undirected, in == out */
-    bool out_sorted, in_sorted; /* rows sorted by neighbour handle */
     bool weighted, undirected;
     uint64_t *out_deg;       /* nlocal */
     uint64_t *in_deg;        /* nlocal, or NULL without IN */
@@ -172,14 +178,16 @@ struct kiln_graph {
 static inline uint32_t kiln__graph_local_of(const kiln_graph *g, uint64_t handle)
 {
     uint32_t p = (uint32_t)(handle >> 32);
-    return g->bounds[p / (uint32_t)g->nranks] + (uint32_t)handle;
+    return g->members[g->part_start[p / (uint32_t)g->nranks] + (uint32_t)handle];
 }
 static inline int kiln__graph_owner(const kiln_graph *g, uint64_t handle)
 {
     return (int)((uint32_t)(handle >> 32) % (uint32_t)g->nranks);
 }
-/* Handle of local index i (binary search over the partitions). */
-uint64_t kiln__graph_handle_of(const kiln_graph *g, uint32_t i);
+static inline uint64_t kiln__graph_handle_of(const kiln_graph *g, uint32_t i)
+{
+    return g->handles[i];
+}
 
 /* ---- building (graph_build.c) ---- */
 
@@ -203,10 +211,9 @@ typedef struct kiln__graph_edges kiln__graph_edges;
 kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *in,
                                        kiln__graph_edges **out);
 void kiln__graph_edges_free(kiln__mem *mem, kiln__graph_edges **e);
-/* Phase 2: rows, degrees and global counts. Collective; agreed. */
+/* Phase 2: rows (each sorted), degrees and global counts. Collective;
+ * agreed. */
 kiln_status kiln__graph_build_adjacency(kiln_graph *g, kiln__graph_edges *e);
-/* Sort every row of csr by neighbour handle (weights follow). Local. */
-kiln_status kiln__graph_sort_rows(kiln_graph *g, kiln__graph_csr *csr);
 
 /* Free everything a graph holds (not the struct). */
 void kiln__graph_release(kiln_graph *g);

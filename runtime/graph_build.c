@@ -6,15 +6,16 @@
  *    map; ends owned elsewhere into one map of requests, deduplicated.
  * 2. One Alltoallv sends each owner the ids this rank will mirror; owners
  *    add them to their maps (a vertex that only ever appears as a
- *    destination exists through this), sort each partition's ids, number
- *    them, and answer every request with the handle in a second
- *    Alltoallv. Both sides sort a peer's mirrors by handle, which fixes
- *    the exchange plan (see graph.h).
+ *    destination exists through this), number all their vertices by
+ *    (degree, id), and answer every request with the handle, the degree
+ *    and the owner's local index in two more. Both sides sort a peer's
+ *    mirrors by the owner's local index, which fixes the exchange plan
+ *    (see graph.h).
  * 3. Records are translated to (local source, slot, weight) triples, the
  *    caller releases the stores, and compressed sparse rows are built by
- *    a counting sort on the local index. Lists a SUM gather reads are
- *    sorted by neighbour handle (graph_ops.c asks, once), which makes sums
- *    independent of the number of ranks. */
+ *    a counting sort on the local index. Every row is then sorted by its
+ *    neighbours' (degree, id) order, which makes a gather's sums the same
+ *    at any number of ranks. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,20 +28,6 @@
 static void *alloc_array(kiln__mem *mem, size_t n, size_t size)
 {
     return kiln__mem_alloc(mem, (n ? n : 1) * size);
-}
-
-uint64_t kiln__graph_handle_of(const kiln_graph *g, uint32_t i)
-{
-    uint32_t lo = 0, hi = g->nlp; /* the k with bounds[k] <= i < bounds[k+1] */
-    while (hi - lo > 1) {
-        uint32_t mid = (lo + hi) / 2;
-        if (g->bounds[mid] <= i)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    uint32_t p = (uint32_t)g->rank + lo * (uint32_t)g->nranks;
-    return ((uint64_t)p << 32) | (i - g->bounds[lo]);
 }
 
 static uint64_t record_id(const unsigned char *p)
@@ -207,6 +194,8 @@ struct kiln__graph_edges {
     double *w;       /* weights, or NULL */
     uint8_t *is_in;  /* tagged: 1 for an IN record, else NULL */
     size_t n;
+    uint32_t *slot_rank; /* per slot, its place in (degree, id) order among
+                            all slots; NULL: slot order is that order */
 };
 
 typedef struct translate {
@@ -231,12 +220,12 @@ static kiln_status translate_record(void *arg, uint32_t k, uint64_t key,
     kiln_graph *g = t->g;
     kiln__graph_edges *e = t->e;
     size_t i = e->n++;
-    e->src[i] = g->bounds[k] + kiln__graph_map_get(&t->maps[k], key);
+    e->src[i] = kiln__graph_map_get(&t->maps[k], key);
     uint64_t other = record_id(value);
     uint32_t p = kiln__graph_part_of(&g->pf, other);
     if ((int)(p % (uint32_t)g->nranks) == g->rank) {
         uint32_t q = p / (uint32_t)g->nranks;
-        e->slot[i] = g->bounds[q] + kiln__graph_map_get(&t->maps[q], other);
+        e->slot[i] = kiln__graph_map_get(&t->maps[q], other);
     } else {
         e->slot[i] = g->nlocal + kiln__graph_map_get(t->remote, other);
     }
@@ -275,6 +264,127 @@ static kiln_status sort_u32(kiln__mem *mem, uint32_t *v, size_t n)
     return st;
 }
 
+/* pos[0 .. n) = the positions of n (id, degree) pairs by decreasing
+ * degree, then increasing id: two stable radix sorts, by id, then by
+ * degree. The ids are distinct, so the order is total. */
+static kiln_status order_by_degree(kiln__mem *mem, const uint64_t *ids,
+                                   const uint32_t *deg, size_t n, uint32_t *pos)
+{
+    uint64_t *key = alloc_array(mem, n, sizeof *key);
+    if (!key)
+        return KILN_ERROR(KILN_ERR_NOMEM, "graph: ordering %zu vertices", n);
+    for (size_t i = 0; i < n; i++) {
+        key[i] = ids[i];
+        pos[i] = (uint32_t)i;
+    }
+    kiln_status st = kiln__graph_sort_u64(mem, key, pos, n);
+    for (size_t i = 0; st == KILN_OK && i < n; i++)
+        key[i] = UINT32_MAX - deg[pos[i]];
+    if (st == KILN_OK)
+        st = kiln__graph_sort_u64(mem, key, pos, n);
+    kiln__mem_free(mem, key);
+    return st;
+}
+
+/* Number this rank's vertices (the keys of the partition maps, whose
+ * values count their records: the degree) by decreasing degree, then
+ * increasing id, all partitions together, which puts the busiest vertices
+ * of the rank next to each other in memory: on a scale-22 R-MAT graph a
+ * serial pull took 0.25 s per iteration with vertices in id order, 0.135 s
+ * by degree, and numbering each of 16 partitions on its own, hubs at the
+ * head of each, took 0.180 s against 0.150 s for one order of them all. Both keys are properties of the
+ * graph, so a partition's vertices come in the same order (their handle
+ * order) at any rank count. Sets ids, part_start, members, part_of and
+ * handles, turns the maps' values into local indices and returns the
+ * degrees by local index in *degree (owned by the caller). */
+static kiln_status number_vertices(kiln_graph *g, kiln__graph_map *maps,
+                                   size_t nlocal, uint32_t **degree)
+{
+    kiln__mem *mem = &g->ctx->mem;
+    uint64_t *ids = alloc_array(mem, nlocal, sizeof *ids);
+    uint32_t *deg = alloc_array(mem, nlocal, sizeof *deg);
+    uint32_t *part = alloc_array(mem, nlocal, sizeof *part);
+    uint32_t *pos = alloc_array(mem, nlocal, sizeof *pos);
+    uint32_t *cursor = alloc_array(mem, g->nlp, sizeof *cursor);
+    *degree = alloc_array(mem, nlocal, sizeof **degree);
+    g->ids = alloc_array(mem, nlocal, sizeof *g->ids);
+    g->part_start = kiln__mem_calloc(mem, (size_t)g->nlp + 1, sizeof *g->part_start);
+    g->members = alloc_array(mem, nlocal, sizeof *g->members);
+    g->part_of = alloc_array(mem, nlocal, sizeof *g->part_of);
+    g->handles = alloc_array(mem, nlocal, sizeof *g->handles);
+    kiln_status st = ids && deg && part && pos && cursor && *degree && g->ids &&
+                     g->part_start && g->members && g->part_of && g->handles
+                     ? KILN_OK
+                     : KILN_ERROR(KILN_ERR_NOMEM, "graph: numbering %zu vertices",
+                                  nlocal);
+    size_t n = 0;
+    for (uint32_t k = 0; st == KILN_OK && k < g->nlp; k++) {
+        const kiln__graph_map *m = &maps[k];
+        g->part_start[k] = cursor[k] = (uint32_t)n;
+        for (size_t i = 0; i <= m->mask; i++)
+            if (m->slots[i].value != KILN__GRAPH_NONE) {
+                ids[n] = m->slots[i].key;
+                deg[n] = m->slots[i].value;
+                part[n++] = k;
+            }
+    }
+    if (st == KILN_OK) {
+        g->part_start[g->nlp] = (uint32_t)n;
+        st = order_by_degree(mem, ids, deg, n, pos);
+    }
+    for (size_t i = 0; st == KILN_OK && i < n; i++) {
+        uint32_t o = pos[i], k = part[o];
+        uint64_t p = (uint64_t)g->rank + (uint64_t)k * (uint64_t)g->nranks;
+        uint32_t j = cursor[k]++;
+        g->ids[i] = ids[o];
+        (*degree)[i] = deg[o];
+        g->part_of[i] = k;
+        g->members[j] = (uint32_t)i;
+        g->handles[i] = p << 32 | (j - g->part_start[k]);
+        kiln__graph_map_set(&maps[k], ids[o], (uint32_t)i);
+    }
+    kiln__mem_free(mem, ids);
+    kiln__mem_free(mem, deg);
+    kiln__mem_free(mem, part);
+    kiln__mem_free(mem, pos);
+    kiln__mem_free(mem, cursor);
+    return st;
+}
+
+/* *out = every slot's place among all slots (local vertices and mirrors)
+ * in (degree, id) order: the order rows are sorted in. It is an order of
+ * the graph, not of the layout, so sums over rows in it are the same at
+ * any rank count; at one rank it is local-index order (no table). */
+static kiln_status rank_slots(const kiln_graph *g, const uint32_t *degree,
+                              const uint32_t *mirror_deg, uint32_t **out)
+{
+    kiln__mem *mem = &g->ctx->mem;
+    size_t n = (size_t)g->nlocal + g->nmirror;
+    uint64_t *ids = alloc_array(mem, n, sizeof *ids);
+    uint32_t *deg = alloc_array(mem, n, sizeof *deg);
+    uint32_t *pos = alloc_array(mem, n, sizeof *pos);
+    uint32_t *rank = alloc_array(mem, n, sizeof *rank);
+    kiln_status st = ids && deg && pos && rank
+                     ? KILN_OK : KILN_ERROR(KILN_ERR_NOMEM, "graph: slot order");
+    if (st == KILN_OK) {
+        memcpy(ids, g->ids, (size_t)g->nlocal * 8);
+        memcpy(ids + g->nlocal, g->mirror_id, (size_t)g->nmirror * 8);
+        memcpy(deg, degree, (size_t)g->nlocal * 4);
+        memcpy(deg + g->nlocal, mirror_deg, (size_t)g->nmirror * 4);
+        st = order_by_degree(mem, ids, deg, n, pos);
+    }
+    for (size_t i = 0; st == KILN_OK && i < n; i++)
+        rank[pos[i]] = (uint32_t)i;
+    kiln__mem_free(mem, ids);
+    kiln__mem_free(mem, deg);
+    kiln__mem_free(mem, pos);
+    if (st == KILN_OK)
+        *out = rank;
+    else
+        kiln__mem_free(mem, rank);
+    return st;
+}
+
 kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *in,
                                        kiln__graph_edges **edges_out)
 {
@@ -285,6 +395,8 @@ kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *i
     collect c = {.g = g, .in = in};
     plan pl = {0};
     uint64_t *sendbuf = NULL, *recvbuf = NULL, *answers = NULL, *handles = NULL;
+    uint64_t *info = NULL, *rinfo = NULL;
+    uint32_t *degree = NULL, *mirror_deg = NULL;
     uint64_t *keys = NULL;
     uint32_t *order = NULL;
     kiln__graph_edges *e = NULL;
@@ -295,8 +407,7 @@ kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *i
         nrecords += in->parts[k] ? in->parts[k]->records : 0;
     c.maps = kiln__mem_calloc(mem, g->nlp ? g->nlp : 1, sizeof *c.maps);
     c.edge_sum = kiln__mem_calloc(mem, g->nlp ? g->nlp : 1, sizeof *c.edge_sum);
-    g->bounds = kiln__mem_calloc(mem, (size_t)g->nlp + 1, sizeof *g->bounds);
-    if (!c.maps || !c.edge_sum || !g->bounds)
+    if (!c.maps || !c.edge_sum)
         st = KILN_ERROR(KILN_ERR_NOMEM, "graph: vertex maps");
     /* Maps start small and double: sized from the records they would be
      * far too large (a vertex has many edges), and a map that misses the
@@ -337,9 +448,7 @@ kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *i
     if (!displs(pl.rcount, pl.rdispl, nranks))
         st = KILN_ERROR(KILN_ERR_LIMIT, "graph: over 2^31 mirror requests");
     total_recv = st == KILN_OK ? (size_t)pl.rdispl[nranks] : 0;
-    if (st == KILN_OK && (!(recvbuf = alloc_array(mem, total_recv, 8)) ||
-                          !(answers = alloc_array(mem, total_recv, 8)) ||
-                          !(handles = alloc_array(mem, c.nrids, 8))))
+    if (st == KILN_OK && !(recvbuf = alloc_array(mem, total_recv, 8)))
         st = KILN_ERROR(KILN_ERR_NOMEM, "graph: mirror requests");
     if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
         goto done;
@@ -355,69 +464,35 @@ kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *i
                                      &found);
     }
 
-    /* ---- the vertices of each partition, sorted and numbered ---- */
+    /* ---- all vertices of this rank, numbered ---- */
     size_t nlocal = 0;
     for (uint32_t k = 0; st == KILN_OK && k < g->nlp; k++)
         nlocal += c.maps[k].n;
     if (st == KILN_OK && nlocal + c.nrids >= KILN__GRAPH_NONE)
         st = KILN_ERROR(KILN_ERR_LIMIT, "graph: %zu vertices and %zu mirrors on "
                         "rank %d (at most 2^32 - 1)", nlocal, c.nrids, g->rank);
-    if (st == KILN_OK && !(g->ids = alloc_array(mem, nlocal, sizeof *g->ids)))
-        st = KILN_ERROR(KILN_ERR_NOMEM, "graph: %zu vertex ids", nlocal);
-    /* Numbered by decreasing degree, then increasing id: the hubs of a
-     * partition are neighbours in memory, which keeps the values a pull
-     * reads most in the cache (on a scale-22 R-MAT graph a serial pull
-     * took 0.25 s per iteration with vertices in id order, 0.135 s by
-     * degree). Both keys are properties of the graph alone, so the order
-     * is the same at any rank count. */
-    size_t at = 0;
-    uint64_t *key = NULL;
-    uint32_t *pos = NULL;
-    size_t maxn = 0;
-    for (uint32_t k = 0; st == KILN_OK && k < g->nlp; k++)
-        maxn = c.maps[k].n > maxn ? c.maps[k].n : maxn;
-    if (st == KILN_OK && (!(key = alloc_array(mem, maxn, 8)) ||
-                          !(pos = alloc_array(mem, maxn, 4))))
-        st = KILN_ERROR(KILN_ERR_NOMEM, "graph: numbering vertices");
-    for (uint32_t k = 0; st == KILN_OK && k < g->nlp; k++) {
-        g->bounds[k] = (uint32_t)at;
-        kiln__graph_map *m = &c.maps[k];
-        uint64_t *ids = g->ids + at;
-        size_t n = 0;
-        for (size_t i = 0; i <= m->mask; i++)
-            if (m->slots[i].value != KILN__GRAPH_NONE)
-                ids[n++] = m->slots[i].key;
-        st = kiln__graph_sort_u64(mem, ids, NULL, n); /* by id, then (stable) */
-        for (size_t i = 0; st == KILN_OK && i < n; i++) {
-            key[i] = UINT32_MAX - kiln__graph_map_get(m, ids[i]); /* by degree */
-            pos[i] = (uint32_t)i;
-        }
-        if (st == KILN_OK)
-            st = kiln__graph_sort_u64(mem, key, pos, n);
-        for (size_t i = 0; st == KILN_OK && i < n; i++)
-            key[i] = ids[pos[i]];
-        if (st == KILN_OK)
-            memcpy(ids, key, n * 8);
-        for (size_t i = 0; st == KILN_OK && i < n; i++)
-            kiln__graph_map_set(m, ids[i], (uint32_t)i);
-        at += n;
-    }
-    kiln__mem_free(mem, key);
-    kiln__mem_free(mem, pos);
-    g->bounds[g->nlp] = (uint32_t)at;
-    g->nlocal = (uint32_t)at;
+    if (st == KILN_OK)
+        st = number_vertices(g, c.maps, nlocal, &degree);
+    g->nlocal = (uint32_t)nlocal;
 
-    /* ---- answers: the handle of every requested id ---- */
+    /* ---- answers: the handle, degree and local index of every request ---- */
+    if (st == KILN_OK && (!(answers = alloc_array(mem, total_recv, 8)) ||
+                          !(info = alloc_array(mem, total_recv, 8)) ||
+                          !(handles = alloc_array(mem, c.nrids, 8)) ||
+                          !(rinfo = alloc_array(mem, c.nrids, 8))))
+        st = KILN_ERROR(KILN_ERR_NOMEM, "graph: mirror requests");
     for (size_t i = 0; st == KILN_OK && i < total_recv; i++) {
         uint32_t p = kiln__graph_part_of(&g->pf, recvbuf[i]);
         uint32_t li = kiln__graph_map_get(&c.maps[p / (uint32_t)nranks], recvbuf[i]);
-        answers[i] = ((uint64_t)p << 32) | li;
+        answers[i] = g->handles[li];
+        info[i] = (uint64_t)degree[li] << 32 | li;
     }
     if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
         goto done;
     exchange(g, answers, pl.rcount, pl.rdispl, handles, pl.scount, pl.sdispl);
+    exchange(g, info, pl.rcount, pl.rdispl, rinfo, pl.scount, pl.sdispl);
 
-    /* ---- mirrors sorted by (owner, handle); send lists likewise ---- */
+    /* ---- mirrors sorted by (owner, its local index); send lists likewise ---- */
     g->nmirror = (uint32_t)c.nrids;
     g->mirror_id = alloc_array(mem, c.nrids, sizeof *g->mirror_id);
     g->mirror_handle = alloc_array(mem, c.nrids, sizeof *g->mirror_handle);
@@ -426,27 +501,29 @@ kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *i
     g->sidx = alloc_array(mem, total_recv, sizeof *g->sidx);
     keys = alloc_array(mem, c.nrids, sizeof *keys);
     order = alloc_array(mem, c.nrids, sizeof *order);
+    mirror_deg = alloc_array(mem, c.nrids, sizeof *mirror_deg);
     if (!g->mirror_id || !g->mirror_handle || !g->mstart || !g->sstart ||
-        !g->sidx || !keys || !order)
+        !g->sidx || !keys || !order || !mirror_deg)
         st = KILN_ERROR(KILN_ERR_NOMEM, "graph: %zu mirrors", c.nrids);
     for (int r = 0; st == KILN_OK && r < nranks; r++) {
         size_t lo = (size_t)pl.sdispl[r], n = (size_t)pl.scount[r];
         g->mstart[r] = (int)lo;
         for (size_t i = 0; i < n; i++) {
-            keys[lo + i] = handles[lo + i];
+            keys[lo + i] = (uint32_t)rinfo[lo + i];
             order[lo + i] = (uint32_t)(lo + i);
         }
         st = kiln__graph_sort_u64(mem, keys + lo, order + lo, n);
         for (size_t i = 0; st == KILN_OK && i < n; i++) {
-            uint64_t id = sendbuf[order[lo + i]];
-            g->mirror_id[lo + i] = id;
-            g->mirror_handle[lo + i] = keys[lo + i];
-            kiln__graph_map_set(&c.remote, id, (uint32_t)(lo + i));
+            uint32_t o = order[lo + i];
+            g->mirror_id[lo + i] = sendbuf[o];
+            g->mirror_handle[lo + i] = handles[o];
+            mirror_deg[lo + i] = (uint32_t)(rinfo[o] >> 32);
+            kiln__graph_map_set(&c.remote, sendbuf[o], (uint32_t)(lo + i));
         }
         size_t rlo = (size_t)pl.rdispl[r], rn = (size_t)pl.rcount[r];
         g->sstart[r] = (int)rlo;
         for (size_t i = 0; st == KILN_OK && i < rn; i++)
-            g->sidx[rlo + i] = kiln__graph_local_of(g, answers[rlo + i]);
+            g->sidx[rlo + i] = (uint32_t)info[rlo + i];
         if (st == KILN_OK)
             st = sort_u32(mem, g->sidx + rlo, rn);
     }
@@ -466,6 +543,8 @@ kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *i
         if (!e->src || !e->slot || (in->weighted && !e->w) || (in->tagged && !e->is_in))
             st = KILN_ERROR(KILN_ERR_NOMEM, "graph: %zu edges", nrecords);
     }
+    if (st == KILN_OK && g->nmirror > 0)
+        st = rank_slots(g, degree, mirror_deg, &e->slot_rank);
     if (st == KILN_OK) {
         translate t = {g, c.maps, &c.remote, e, in};
         st = visit(g, in, translate_prefetch, translate_record, &t);
@@ -497,6 +576,10 @@ done:
     kiln__mem_free(mem, sendbuf);
     kiln__mem_free(mem, recvbuf);
     kiln__mem_free(mem, answers);
+    kiln__mem_free(mem, info);
+    kiln__mem_free(mem, rinfo);
+    kiln__mem_free(mem, degree);
+    kiln__mem_free(mem, mirror_deg);
     kiln__mem_free(mem, handles);
     kiln__mem_free(mem, keys);
     kiln__mem_free(mem, order);
@@ -516,6 +599,7 @@ void kiln__graph_edges_free(kiln__mem *mem, kiln__graph_edges **ep)
     kiln__mem_free(mem, e->slot);
     kiln__mem_free(mem, e->w);
     kiln__mem_free(mem, e->is_in);
+    kiln__mem_free(mem, e->slot_rank);
     kiln__mem_free(mem, e);
     *ep = NULL;
 }
@@ -559,6 +643,55 @@ static kiln_status build_csr(kiln_graph *g, const kiln__graph_edges *e, int want
     return KILN_OK;
 }
 
+/* Sort every row of csr by its slots' rank (slot_rank; NULL: by slot),
+ * weights following. Most rows are short or already in order. */
+static kiln_status sort_rows(kiln_graph *g, const uint32_t *slot_rank,
+                             kiln__graph_csr *csr)
+{
+    kiln__mem *mem = &g->ctx->mem;
+    size_t n = g->nlocal, maxlen = 0;
+    for (size_t v = 0; v < n; v++)
+        if (csr->off[v + 1] - csr->off[v] > maxlen)
+            maxlen = (size_t)(csr->off[v + 1] - csr->off[v]);
+    uint64_t *key = alloc_array(mem, maxlen, sizeof *key);
+    uint64_t *ktmp = alloc_array(mem, maxlen, sizeof *ktmp);
+    uint32_t *pos = alloc_array(mem, maxlen, sizeof *pos);
+    uint32_t *ptmp = alloc_array(mem, maxlen, sizeof *ptmp);
+    uint32_t *adj = alloc_array(mem, maxlen, sizeof *adj);
+    double *w = csr->w ? alloc_array(mem, maxlen, sizeof *w) : NULL;
+    kiln_status st = key && ktmp && pos && ptmp && adj && (!csr->w || w)
+                     ? KILN_OK : KILN_ERROR(KILN_ERR_NOMEM, "graph: sorting rows");
+    for (size_t v = 0; st == KILN_OK && v < n; v++) {
+        uint64_t lo = csr->off[v];
+        size_t len = (size_t)(csr->off[v + 1] - lo);
+        uint32_t *row = csr->adj + lo;
+        bool sorted = true;
+        for (size_t i = 0; i < len; i++) {
+            key[i] = slot_rank ? slot_rank[row[i]] : row[i];
+            pos[i] = (uint32_t)i;
+            sorted &= i == 0 || key[i - 1] <= key[i];
+        }
+        if (sorted)
+            continue;
+        kiln__graph_sort_pairs(key, pos, len, ktmp, ptmp);
+        for (size_t i = 0; i < len; i++) {
+            adj[i] = row[pos[i]];
+            if (w)
+                w[i] = csr->w[lo + pos[i]];
+        }
+        memcpy(row, adj, len * sizeof *adj);
+        if (w)
+            memcpy(csr->w + lo, w, len * sizeof *w);
+    }
+    kiln__mem_free(mem, key);
+    kiln__mem_free(mem, ktmp);
+    kiln__mem_free(mem, pos);
+    kiln__mem_free(mem, ptmp);
+    kiln__mem_free(mem, adj);
+    kiln__mem_free(mem, w);
+    return st;
+}
+
 kiln_status kiln__graph_build_adjacency(kiln_graph *g, kiln__graph_edges *e)
 {
     kiln_context *ctx = g->ctx;
@@ -571,18 +704,16 @@ kiln_status kiln__graph_build_adjacency(kiln_graph *g, kiln__graph_edges *e)
         st = build_csr(g, e, e->is_in ? 1 : 0, &g->in);
     if (st == KILN_OK && g->in_is_out)
         g->in = g->out;
-    /* Every row sorted by neighbour handle: sums over rows then do not
-     * depend on the number of ranks, and a pull reads its neighbours'
-     * values in address order (at one rank, slot order is handle order),
-     * which the cache rewards: unsorted OUT rows made a MIN gather over
-     * both directions about 1.5 times slower on a scale-22 R-MAT graph. */
-    if (st == KILN_OK && g->has_out && (st = kiln__graph_sort_rows(g, &g->out)) == KILN_OK)
-        g->out_sorted = true;
-    if (st == KILN_OK && g->has_in && !g->in_is_out &&
-        (st = kiln__graph_sort_rows(g, &g->in)) == KILN_OK)
-        g->in_sorted = true;
-    if (g->in_is_out)
-        g->in_sorted = g->out_sorted;
+    /* Every row sorted by its neighbours' (degree, id) order: sums over
+     * rows then do not depend on the number of ranks, and a pull reads its
+     * neighbours' values in address order (at one rank, slot order is that
+     * order), which the cache rewards: unsorted OUT rows made a MIN gather
+     * over both directions about 1.5 times slower on a scale-22 R-MAT
+     * graph. */
+    if (st == KILN_OK && g->has_out)
+        st = sort_rows(g, e->slot_rank, &g->out);
+    if (st == KILN_OK && g->has_in && !g->in_is_out)
+        st = sort_rows(g, e->slot_rank, &g->in);
     size_t n = g->nlocal;
     g->out_deg = alloc_array(mem, n, sizeof *g->out_deg);
     if (st == KILN_OK && !g->out_deg)
@@ -620,69 +751,6 @@ kiln_status kiln__graph_build_adjacency(kiln_graph *g, kiln__graph_edges *e)
     return KILN_OK;
 }
 
-/* ---- sorting rows by neighbour handle ----
- * Local slots are numbered in handle order, so without mirrors (one rank)
- * a row sorted by slot is sorted by handle and no handle is looked up.
- * With mirrors, every slot's handle is computed once into a table. */
-
-kiln_status kiln__graph_sort_rows(kiln_graph *g, kiln__graph_csr *csr)
-{
-    kiln__mem *mem = &g->ctx->mem;
-    size_t n = g->nlocal, maxlen = 0;
-    for (size_t v = 0; v < n; v++)
-        if (csr->off[v + 1] - csr->off[v] > maxlen)
-            maxlen = (size_t)(csr->off[v + 1] - csr->off[v]);
-    uint64_t *handle = NULL;
-    bool lookup = g->nmirror > 0;
-    if (lookup && (handle = alloc_array(mem, (size_t)g->nlocal + g->nmirror, 8))) {
-        for (uint32_t k = 0; k < g->nlp; k++) {
-            uint64_t p = (uint64_t)g->rank + (uint64_t)k * (uint64_t)g->nranks;
-            for (uint32_t i = g->bounds[k]; i < g->bounds[k + 1]; i++)
-                handle[i] = (p << 32) | (i - g->bounds[k]);
-        }
-        memcpy(handle + g->nlocal, g->mirror_handle, (size_t)g->nmirror * 8);
-    }
-    uint64_t *key = alloc_array(mem, maxlen, sizeof *key);
-    uint64_t *ktmp = alloc_array(mem, maxlen, sizeof *ktmp);
-    uint32_t *pos = alloc_array(mem, maxlen, sizeof *pos);
-    uint32_t *ptmp = alloc_array(mem, maxlen, sizeof *ptmp);
-    uint32_t *adj = alloc_array(mem, maxlen, sizeof *adj);
-    double *w = csr->w ? alloc_array(mem, maxlen, sizeof *w) : NULL;
-    kiln_status st = (!lookup || handle) && key && ktmp && pos && ptmp && adj &&
-                     (!csr->w || w)
-                     ? KILN_OK : KILN_ERROR(KILN_ERR_NOMEM, "graph: sorting rows");
-    for (size_t v = 0; st == KILN_OK && v < n; v++) {
-        uint64_t lo = csr->off[v];
-        size_t len = (size_t)(csr->off[v + 1] - lo);
-        uint32_t *row = csr->adj + lo;
-        bool sorted = true;
-        for (size_t i = 0; i < len; i++) {
-            key[i] = lookup ? handle[row[i]] : row[i];
-            pos[i] = (uint32_t)i;
-            sorted &= i == 0 || key[i - 1] <= key[i];
-        }
-        if (sorted)
-            continue;
-        kiln__graph_sort_pairs(key, pos, len, ktmp, ptmp);
-        for (size_t i = 0; i < len; i++) {
-            adj[i] = row[pos[i]];
-            if (w)
-                w[i] = csr->w[lo + pos[i]];
-        }
-        memcpy(row, adj, len * sizeof *adj);
-        if (w)
-            memcpy(csr->w + lo, w, len * sizeof *w);
-    }
-    kiln__mem_free(mem, handle);
-    kiln__mem_free(mem, key);
-    kiln__mem_free(mem, ktmp);
-    kiln__mem_free(mem, pos);
-    kiln__mem_free(mem, ptmp);
-    kiln__mem_free(mem, adj);
-    kiln__mem_free(mem, w);
-    return st;
-}
-
 /* ---- release ---- */
 
 static void csr_release(kiln__mem *mem, kiln__graph_csr *c)
@@ -700,7 +768,10 @@ void kiln__graph_release(kiln_graph *g)
         csr_release(mem, &g->in);
     csr_release(mem, &g->out);
     kiln__mem_free(mem, g->pf.splitters);
-    kiln__mem_free(mem, g->bounds);
+    kiln__mem_free(mem, g->part_start);
+    kiln__mem_free(mem, g->members);
+    kiln__mem_free(mem, g->part_of);
+    kiln__mem_free(mem, g->handles);
     kiln__mem_free(mem, g->ids);
     kiln__mem_free(mem, g->mirror_id);
     kiln__mem_free(mem, g->mirror_handle);

@@ -68,7 +68,10 @@ static kiln_status state_resident(kiln_graph *g, const kiln_schema *s,
         }
         kiln__store_init(store, mem, s);
         r->part[p] = store;
-        for (uint32_t i = g->bounds[k]; i < g->bounds[k + 1] && st == KILN_OK; i++) {
+        /* Rows in handle order: the same dataset at any rank count. */
+        for (uint32_t j = g->part_start[k]; j < g->part_start[k + 1] && st == KILN_OK;
+             j++) {
+            uint32_t i = g->members[j];
             unsigned char row[8 * 16];
             unsigned char *v = width <= sizeof row ? row : NULL;
             if (!v) {
@@ -79,7 +82,7 @@ static kiln_status state_resident(kiln_graph *g, const kiln_schema *s,
                 memcpy(v + 8 * c, (const unsigned char *)columns[c] + 8 * (size_t)i, 8);
             st = kiln__block_append(&rows, &g->ids[i], 8, v, width);
             if (st == KILN_OK && (kiln__block_bytes(&rows) >= KILN__STORE_BLOCK_BYTES ||
-                                  i + 1 == g->bounds[k + 1]))
+                                  j + 1 == g->part_start[k + 1]))
                 st = kiln__store_adopt(store, &rows);
         }
     }
@@ -342,16 +345,18 @@ kiln_status kiln_graph_resume(kiln_graph *g, const char *name, void *const *colu
     for (uint32_t k = 0; st == KILN_OK && k < g->nlp; k++) {
         uint32_t p = (uint32_t)g->rank + k * (uint32_t)g->nranks;
         const kiln__store *s = r->part[p];
-        uint32_t i = g->bounds[k], end = g->bounds[k + 1];
-        if ((s ? s->records : 0) != end - i) {
+        const uint32_t *member = g->members + g->part_start[k];
+        uint32_t count = g->part_start[k + 1] - g->part_start[k], at = 0;
+        if ((s ? s->records : 0) != count) {
             st = KILN_ERROR(KILN_ERR_STATE, "graph: checkpoint %s partition %u has "
                             "%llu vertices, the graph %u", full, p,
-                            (unsigned long long)(s ? s->records : 0), end - i);
+                            (unsigned long long)(s ? s->records : 0), count);
             break;
         }
         for (size_t b = 0; s && b < s->nblocks && st == KILN_OK; b++) {
             const kiln__block *blk = &s->blocks[b];
-            for (size_t j = 0; j < blk->n; j++, i++) {
+            for (size_t j = 0; j < blk->n; j++) {
+                uint32_t i = member[at++]; /* rows are in handle order */
                 uint64_t id;
                 memcpy(&id, blk->key.data + 8 * j, 8);
                 if (id != g->ids[i]) {

@@ -25,20 +25,17 @@ const uint64_t *kiln_graph_local_ids(const kiln_graph *g) { return g->ids; }
 const uint64_t *kiln_graph_out_degrees(const kiln_graph *g) { return g->out_deg; }
 const uint64_t *kiln_graph_in_degrees(const kiln_graph *g) { return g->in_deg; }
 
-uint32_t kiln_graph_local_partitions(const kiln_graph *g, const uint32_t **bounds)
+uint32_t kiln_graph_local_partitions(const kiln_graph *g, const uint32_t **part_of)
 {
-    if (bounds)
-        *bounds = g->bounds;
+    if (part_of)
+        *part_of = g->part_of;
     return g->nlp;
 }
 
 void kiln_graph_local_handles(const kiln_graph *g, uint64_t *out)
 {
-    for (uint32_t k = 0; k < g->nlp; k++) {
-        uint64_t p = (uint64_t)g->rank + (uint64_t)k * (uint64_t)g->nranks;
-        for (uint32_t i = g->bounds[k]; i < g->bounds[k + 1]; i++)
-            out[i] = (p << 32) | (i - g->bounds[k]);
-    }
+    if (g->nlocal)
+        memcpy(out, g->handles, (size_t)g->nlocal * sizeof *out);
 }
 
 bool kiln_graph_handle_local(const kiln_graph *g, uint64_t h, uint32_t *index)
@@ -47,10 +44,10 @@ bool kiln_graph_handle_local(const kiln_graph *g, uint64_t h, uint32_t *index)
     if (p >= g->pf.nparts || kiln__graph_owner(g, h) != g->rank)
         return false;
     uint32_t k = p / (uint32_t)g->nranks;
-    if ((uint32_t)h >= g->bounds[k + 1] - g->bounds[k])
+    if ((uint32_t)h >= g->part_start[k + 1] - g->part_start[k])
         return false;
     if (index)
-        *index = g->bounds[k] + (uint32_t)h;
+        *index = g->members[g->part_start[k] + (uint32_t)h];
     return true;
 }
 
@@ -68,11 +65,11 @@ kiln_status kiln_graph_find(kiln_graph *g, uint64_t id, uint64_t *handle,
         /* Vertices are in degree order: a scan (find is called once or
          * twice per job, not per vertex). */
         uint32_t k = p / (uint32_t)g->nranks;
-        const uint64_t *ids = g->ids + g->bounds[k];
-        for (uint32_t i = 0; i < g->bounds[k + 1] - g->bounds[k]; i++)
-            if (ids[i] == id) {
+        const uint32_t *member = g->members + g->part_start[k];
+        for (uint32_t j = 0; j < g->part_start[k + 1] - g->part_start[k]; j++)
+            if (g->ids[member[j]] == id) {
                 answer[0] = 1;
-                answer[1] = ((uint64_t)p << 32) | i;
+                answer[1] = ((uint64_t)p << 32) | j;
                 break;
             }
     }
@@ -188,16 +185,8 @@ kiln_status kiln_graph_gather(kiln_graph *g, kiln_graph_dir dir, kiln_kind kind,
         st = check_dir(g, dir);
     if (st == KILN_OK && (!in || !out) && g->nlocal + g->nmirror > 0)
         st = KILN_ERROR(KILN_ERR_INVAL, "graph: gather of a NULL array");
-    /* Sums follow neighbour handles; rows are sorted the first time. */
     kiln__graph_csr *rows[2] = {NULL, NULL};
     int nrows = st == KILN_OK ? rows_of(g, dir, rows) : 0;
-    for (int i = 0; st == KILN_OK && op == KILN_OP_SUM && i < nrows; i++) {
-        bool *sorted = rows[i] == &g->out ? &g->out_sorted : &g->in_sorted;
-        if (!*sorted && (st = kiln__graph_sort_rows(g, rows[i])) == KILN_OK)
-            *sorted = true;
-        if (g->in_is_out)
-            g->in_sorted = g->out_sorted;
-    }
     st = kiln__graph_sync(g, st, in); /* agrees; at one rank: no peers */
     if (st == KILN_OK) {
         uint64_t init = kiln__graph_identity(kind, op);
@@ -693,12 +682,12 @@ kiln_status kiln_graph_reduce(kiln_graph *g, kiln_kind kind, kiln_op op,
     if (st == KILN_OK) {
         uint64_t ident = kiln__graph_identity(kind, op);
         const uint64_t *v = values;
-        for (uint32_t k = 0; k < g->nlp; k++) {
-            uint64_t acc = ident;
-            for (uint32_t i = g->bounds[k]; i < g->bounds[k + 1]; i++)
-                kiln__graph_fold(kind, op, &acc, &v[i]);
-            partials[k] = acc;
-        }
+        for (uint32_t k = 0; k < g->nlp; k++)
+            partials[k] = ident;
+        /* A partition's vertices come in handle order: the same folds at
+         * any rank count. */
+        for (uint32_t i = 0; i < g->nlocal; i++)
+            kiln__graph_fold(kind, op, &partials[g->part_of[i]], &v[i]);
     }
     if ((st = kiln__error_agree(ctx, st)) == KILN_OK)
         st = kiln_graph_combine(g, kind, op, 1, partials, result);

@@ -67,8 +67,8 @@ int main(int argc, char **argv)
     if (st != KILN_OK)
         goto done;
     const uint32_t n = kiln_graph_local_count(g);
-    const uint32_t *bounds;
-    const uint32_t nlp = kiln_graph_local_partitions(g, &bounds);
+    const uint32_t *part_of;
+    const uint32_t nlp = kiln_graph_local_partitions(g, &part_of);
     f = gapp_alloc(n, 8);
     gf = gapp_alloc(kiln_graph_slot_count(g), 8); /* gathered from: mirrors too */
     gfn = gapp_alloc(n, 8);
@@ -109,12 +109,9 @@ int main(int argc, char **argv)
         if ((st = gapp_checkpoint(&a, g, "cc", rounds, cols, 1)) != KILN_OK ||
             (st = kiln_graph_lookup(g, n, f, f, gfn)) != KILN_OK)
             goto done;
-        for (uint32_t k = 0; k < nlp; k++) {
-            uint64_t diff = 0;
-            for (uint32_t v = bounds[k]; v < bounds[k + 1]; v++)
-                diff += gfn[v] != gf[v];
-            partials[k] = diff;
-        }
+        memset(partials, 0, (size_t)nlp * sizeof *partials);
+        for (uint32_t v = 0; v < n; v++)
+            partials[part_of[v]] += gfn[v] != gf[v];
         if ((st = kiln_graph_combine(g, KILN_KIND_U64, KILN_OP_SUM, 1, partials,
                                      &changed)) != KILN_OK)
             goto done;

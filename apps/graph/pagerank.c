@@ -121,8 +121,8 @@ int main(int argc, char **argv)
     const uint64_t nv = kiln_graph_vertex_count(g);
     const uint32_t n = kiln_graph_local_count(g);
     const uint64_t *deg = kiln_graph_out_degrees(g);
-    const uint32_t *bounds;
-    const uint32_t nlp = kiln_graph_local_partitions(g, &bounds);
+    const uint32_t *part_of;
+    const uint32_t nlp = kiln_graph_local_partitions(g, &part_of);
     rank = gapp_alloc(n, sizeof *rank);
     contrib = gapp_alloc(kiln_graph_slot_count(g), sizeof *contrib);
     sums = gapp_alloc(n, sizeof *sums);
@@ -136,18 +136,16 @@ int main(int argc, char **argv)
         goto done;
     const double d = damping, inv_n = nv ? 1.0 / (double)nv : 0;
     while (nv > 0 && it < max_it) {
-        /* Contributions, and the dangling mass per partition. */
-        for (uint32_t k = 0; k < nlp; k++) {
-            double dangling = 0;
-            for (uint32_t v = bounds[k]; v < bounds[k + 1]; v++) {
-                if (deg[v]) {
-                    contrib[v] = rank[v] / (double)deg[v];
-                } else {
-                    contrib[v] = 0;
-                    dangling += rank[v];
-                }
+        /* Contributions, and the dangling mass per partition (added in
+         * local order: the same at any rank count). */
+        memset(partials, 0, (size_t)nlp * sizeof *partials);
+        for (uint32_t v = 0; v < n; v++) {
+            if (deg[v]) {
+                contrib[v] = rank[v] / (double)deg[v];
+            } else {
+                contrib[v] = 0;
+                partials[part_of[v]] += rank[v];
             }
-            partials[k] = dangling;
         }
         double dangling;
         if ((st = kiln_graph_combine(g, KILN_KIND_F64, KILN_OP_SUM, 1, partials,
@@ -156,14 +154,11 @@ int main(int argc, char **argv)
                                     contrib, sums)) != KILN_OK)
             goto done;
         const double base = (1.0 - d) * inv_n + d * dangling * inv_n;
-        for (uint32_t k = 0; k < nlp; k++) {
-            double change = 0;
-            for (uint32_t v = bounds[k]; v < bounds[k + 1]; v++) {
-                double r = base + d * sums[v];
-                change += fabs(r - rank[v]);
-                rank[v] = r;
-            }
-            partials[k] = change;
+        memset(partials, 0, (size_t)nlp * sizeof *partials);
+        for (uint32_t v = 0; v < n; v++) {
+            double r = base + d * sums[v];
+            partials[part_of[v]] += fabs(r - rank[v]);
+            rank[v] = r;
         }
         if ((st = kiln_graph_combine(g, KILN_KIND_F64, KILN_OP_SUM, 1, partials,
                                      &delta)) != KILN_OK)

@@ -276,19 +276,31 @@ static void section_load_and_ops(void)
     CHECK(memcmp(got, rout, nv * 8) == 0, "out-degrees");
     EXPECT_OK(by_id(g, KILN_KIND_U64, kiln_graph_in_degrees(g), got));
     CHECK(memcmp(got, rin, nv * 8) == 0, "in-degrees");
-    /* local layout: partitions in order; within each, degree (out + in)
-     * decreasing, then id */
-    const uint32_t *bounds;
-    uint32_t nlp = kiln_graph_local_partitions(g, &bounds);
+    /* local layout: all the rank's vertices by degree (out + in)
+     * decreasing, then id; a partition's vertices in handle order, their
+     * handles numbering them 0, 1, ... */
+    const uint32_t *part_of;
+    uint32_t nlp = kiln_graph_local_partitions(g, &part_of);
     const uint64_t *ids = kiln_graph_local_ids(g);
     const uint64_t *od = kiln_graph_out_degrees(g), *id_ = kiln_graph_in_degrees(g);
-    CHECK(bounds[0] == 0 && bounds[nlp] == kiln_graph_local_count(g), "bounds");
-    for (uint32_t k = 0; k < nlp; k++)
-        for (uint32_t i = bounds[k] + 1; i < bounds[k + 1]; i++) {
-            uint64_t da = od[i - 1] + id_[i - 1], db = od[i] + id_[i];
+    uint32_t nloc = kiln_graph_local_count(g), seen[64] = {0};
+    uint64_t *lh = calloc(nloc + 1, 8);
+    kiln_graph_local_handles(g, lh);
+    for (uint32_t i = 0; i < nloc; i++) {
+        uint64_t db = od[i] + id_[i];
+        if (i > 0) {
+            uint64_t da = od[i - 1] + id_[i - 1];
             CHECK(da > db || (da == db && ids[i - 1] < ids[i]),
-                  "local partition %u out of order at %u", k, i);
+                  "local vertices out of order at %u", i);
         }
+        uint32_t k = part_of[i], me = (uint32_t)kiln_context_rank(T.ctx);
+        uint32_t np = (uint32_t)kiln_context_size(T.ctx);
+        CHECK(k < nlp && k < 64, "local partition %u of %u", k, nlp);
+        CHECK(lh[i] == ((uint64_t)(me + k * np) << 32 | seen[k]),
+              "handle of local vertex %u", i);
+        seen[k]++;
+    }
+    free(lh);
     EXPECT_OK(run_ops(g, true, &full));
 
     t_section("lookup, send, reduce, combine");
@@ -351,7 +363,7 @@ static void section_load_and_ops(void)
     CHECK(mx == V[nv - 1], "reduce MAX");
     for (uint32_t k = 0; k < nlp && k < 64; k++) {
         parts[k][0] = 1;
-        parts[k][1] = bounds[k + 1] - bounds[k];
+        parts[k][1] = seen[k];
     }
     uint64_t comb[2];
     EXPECT_OK(kiln_graph_combine(g, KILN_KIND_U64, KILN_OP_SUM, 2, parts, comb));
