@@ -146,7 +146,10 @@ typedef enum kiln_kind {
     KILN_KIND_BYTES,    /* variable-length bytes, written as hex */
     KILN_KIND_FIXED,    /* user-defined, exactly `size` bytes */
     KILN_KIND_LIST,     /* group_by_key values: a sequence of `elem` values */
-    KILN_KIND_PAIR      /* join and cogroup values: a left and a right part */
+    KILN_KIND_PAIR,     /* join and cogroup values: a left and a right part */
+    KILN_KIND_U32       /* uint32_t: only a value of kiln_graph_gather() (half
+                           the bytes a pull reads at random); datasets
+                           refuse it */
 } kiln_kind;
 
 /* One side of a PAIR: a scalar kind, or a LIST of elem_kind. */

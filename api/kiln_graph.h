@@ -172,14 +172,31 @@ KILN_API void kiln_graph_local_handles(const kiln_graph *g, uint64_t *out);
 KILN_API bool kiln_graph_handle_local(const kiln_graph *g, uint64_t h,
                                       uint32_t *index);
 
+/* Handles in 32 bits, for labels that name vertices and are gathered as
+ * KILN_KIND_U32 (a pull then reads half the bytes). When every handle of g
+ * fits (the partition count times the largest partition below 2^32,
+ * roughly), sets *shift and returns true; then kiln_graph_handle_pack()
+ * and _unpack() convert, and packed handles order vertices as handles do.
+ * The same on every rank; false when the graph is too large. */
+KILN_API bool kiln_graph_handle32(const kiln_graph *g, unsigned *shift);
+static inline uint32_t kiln_graph_handle_pack(uint64_t h, unsigned shift)
+{
+    return (uint32_t)((h >> 32) << shift | (uint32_t)h);
+}
+static inline uint64_t kiln_graph_handle_unpack(uint32_t c, unsigned shift)
+{
+    uint64_t index_mask = ((uint64_t)1 << shift) - 1;
+    return ((uint64_t)c >> shift) << 32 | (c & index_mask);
+}
+
 /* The handle of vertex `id` on every rank, or *found = false when no edge
  * names it. Collective (one broadcast from the owner). */
 KILN_API kiln_status kiln_graph_find(kiln_graph *g, uint64_t id,
                                      uint64_t *handle, bool *found);
 
 /* ---- bulk operations (collective) ----
- * Values are 8-byte elements of `kind` U64, I64 or F64; op SUM, MIN or MAX
- * (built-in operators only). Arrays are indexed by local index and owned
+ * Values are 8-byte elements of `kind` U64, I64 or F64 (gather also takes
+ * 4-byte U32); op SUM, MIN or MAX (built-in operators only). Arrays are indexed by local index and owned
  * by the caller. Operations on directions whose adjacency the graph did
  * not keep fail with KILN_ERR_STATE. */
 
@@ -189,7 +206,9 @@ KILN_API kiln_status kiln_graph_find(kiln_graph *g, uint64_t id,
  * has kiln_graph_slot_count() elements: the first n are read, the rest
  * are overwritten with the values of neighbours held elsewhere (one
  * exchange of n-sized arrays' worth of them). in and out must not
- * overlap. Sums are taken in the neighbours' (degree, id) order. */
+ * overlap. Sums are taken in the neighbours' (degree, id) order. With
+ * KILN_KIND_U32, in and out are uint32_t arrays (SUM wraps modulo 2^32),
+ * e.g. of packed handles (kiln_graph_handle32). */
 KILN_API kiln_status kiln_graph_gather(kiln_graph *g, kiln_graph_dir dir,
                                        kiln_kind kind, kiln_op op, void *in,
                                        void *out);

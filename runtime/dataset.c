@@ -61,6 +61,9 @@ static kiln_status check_type(const kiln_type *t, bool may_be_none,
     case KILN_KIND_LIST:
     case KILN_KIND_PAIR:
         return KILN_OK;
+    case KILN_KIND_U32:
+        return KILN_ERROR(KILN_ERR_INVAL, "%s type: U32 is a graph gather's value "
+                          "kind only; datasets take U64", what);
     }
     return KILN_ERROR(KILN_ERR_INVAL, "%s type: unknown kind %d", what,
                       (int)t->kind);

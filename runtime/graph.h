@@ -170,6 +170,7 @@ struct kiln_graph {
     uint64_t *out_deg;       /* nlocal */
     uint64_t *in_deg;        /* nlocal, or NULL without IN */
     uint64_t nvertices, nedges;
+    int handle_shift;        /* kiln_graph_handle32's shift, or -1 */
     uint64_t digest;         /* of ids and degrees, the same at any rank count */
     kiln__graph_scratch s;
 };
@@ -193,7 +194,7 @@ static inline uint64_t kiln__graph_handle_of(const kiln_graph *g, uint32_t i)
 
 /* What the loading shuffle delivered: per local partition k, a store of
  * records (key: the vertex, FIXED 8; value: other end, then the weight
- * when weighted, then a tag 0 = OUT, 1 = IN when tagged). */
+ * when weighted, then a tag byte 0 = OUT, 1 = IN when tagged). */
 typedef struct kiln__graph_input {
     const kiln__store *const *parts; /* nlp stores (NULL: empty) */
     size_t value_bytes;
@@ -224,8 +225,9 @@ void kiln__graph_release(kiln_graph *g);
 kiln_status kiln__graph_scratch_reserve(kiln_graph *g, size_t send_bytes,
                                         size_t recv_bytes);
 /* Owners -> mirrors: vals[nlocal + m] = the owner's value of mirror m, for
- * 8-byte elements. */
-kiln_status kiln__graph_sync(kiln_graph *g, kiln_status local, void *vals);
+ * elements of `width` bytes (4 or 8). */
+kiln_status kiln__graph_sync(kiln_graph *g, kiln_status local, void *vals,
+                             size_t width);
 /* Mirrors -> owners: vals[sidx[...]] = op(vals[...], mirror value) for
  * every mirror value in mvals (nmirror elements), peers in rank order. */
 kiln_status kiln__graph_unsync(kiln_graph *g, kiln_status local,

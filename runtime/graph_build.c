@@ -231,11 +231,8 @@ static kiln_status translate_record(void *arg, uint32_t k, uint64_t key,
     }
     if (e->w)
         memcpy(&e->w[i], value + 8, 8);
-    if (e->is_in) {
-        uint64_t tag;
-        memcpy(&tag, value + (t->in->weighted ? 16 : 8), 8);
-        e->is_in[i] = tag != 0;
-    }
+    if (e->is_in)
+        e->is_in[i] = value[t->in->weighted ? 16 : 8] != 0;
     return KILN_OK;
 }
 
@@ -743,11 +740,23 @@ kiln_status kiln__graph_build_adjacency(kiln_graph *g, kiln__graph_edges *e)
     if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
         return st;
     uint64_t local[2] = {n, g->has_out ? g->out.off[n] : g->in.off[n]}, total[2];
+    uint32_t part = 0, largest; /* the largest partition: do handles fit 32 bits? */
+    for (uint32_t k = 0; k < g->nlp; k++)
+        if (g->part_start[k + 1] - g->part_start[k] > part)
+            part = g->part_start[k + 1] - g->part_start[k];
     if (MPI_Allreduce(local, total, 2, MPI_UINT64_T, MPI_SUM, ctx->comm) !=
-        MPI_SUCCESS)
+            MPI_SUCCESS ||
+        MPI_Allreduce(&part, &largest, 1, MPI_UINT32_T, MPI_MAX, ctx->comm) !=
+            MPI_SUCCESS)
         kiln__abort(ctx, "graph: counts");
     g->nvertices = total[0];
     g->nedges = total[1];
+    int part_bits = 0, index_bits = 0;
+    while (part_bits < 32 && (g->pf.nparts - 1) >> part_bits)
+        part_bits++;
+    while (index_bits < 32 && largest > 0 && (largest - 1) >> index_bits)
+        index_bits++;
+    g->handle_shift = part_bits + index_bits <= 32 ? 32 - part_bits : -1;
     return KILN_OK;
 }
 

@@ -68,26 +68,36 @@ static void plan_counts(const kiln_graph *g, const int *start, int *count,
     }
 }
 
-kiln_status kiln__graph_sync(kiln_graph *g, kiln_status local, void *vals)
+kiln_status kiln__graph_sync(kiln_graph *g, kiln_status local, void *vals,
+                             size_t width)
 {
     if (g->nranks == 1)
         return local;
     kiln__graph_scratch *s = &g->s;
     size_t nsend = (size_t)g->sstart[g->nranks];
     if (local == KILN_OK)
-        local = kiln__graph_scratch_reserve(g, nsend * 8, 0);
+        local = kiln__graph_scratch_reserve(g, nsend * width, 0);
     kiln_status st = kiln__error_agree(g->ctx, local);
     if (st != KILN_OK)
         return st;
-    uint64_t *send = s->send;
-    const uint64_t *v = vals;
-    for (size_t j = 0; j < nsend; j++)
-        send[j] = v[g->sidx[j]];
+    MPI_Datatype type = MPI_UINT64_T;
+    void *mirrors = (unsigned char *)vals + width * g->nlocal;
+    if (width == 4) {
+        uint32_t *send = s->send;
+        const uint32_t *v = vals;
+        for (size_t j = 0; j < nsend; j++)
+            send[j] = v[g->sidx[j]];
+        type = MPI_UINT32_T;
+    } else {
+        uint64_t *send = s->send;
+        const uint64_t *v = vals;
+        for (size_t j = 0; j < nsend; j++)
+            send[j] = v[g->sidx[j]];
+    }
     plan_counts(g, g->sstart, s->scount, s->sdispl);
     plan_counts(g, g->mstart, s->rcount, s->rdispl);
-    if (MPI_Alltoallv(send, s->scount, s->sdispl, MPI_UINT64_T,
-                      (uint64_t *)vals + g->nlocal, s->rcount, s->rdispl,
-                      MPI_UINT64_T, g->ctx->comm) != MPI_SUCCESS)
+    if (MPI_Alltoallv(s->send, s->scount, s->sdispl, type, mirrors, s->rcount,
+                      s->rdispl, type, g->ctx->comm) != MPI_SUCCESS)
         kiln__abort(g->ctx, "graph: mirror exchange");
     return KILN_OK;
 }
@@ -166,6 +176,8 @@ uint64_t kiln__graph_identity(kiln_kind kind, kiln_op op)
     uint64_t u = 0;
     if (op == KILN_OP_SUM)
         return 0; /* +0.0 is all zero bits too */
+    if (kind == KILN_KIND_U32)
+        return op == KILN_OP_MIN ? UINT32_MAX : 0;
     if (kind == KILN_KIND_F64) {
         double d = op == KILN_OP_MIN ? __builtin_inf() : -__builtin_inf();
         memcpy(&u, &d, 8);
@@ -180,7 +192,8 @@ uint64_t kiln__graph_identity(kiln_kind kind, kiln_op op)
 kiln_status kiln__graph_check_op(kiln_kind kind, kiln_op op)
 {
     if (kind != KILN_KIND_U64 && kind != KILN_KIND_I64 && kind != KILN_KIND_F64)
-        return KILN_ERROR(KILN_ERR_INVAL, "graph: values must be U64, I64 or F64");
+        return KILN_ERROR(KILN_ERR_INVAL, "graph: values must be U64, I64 or F64 "
+                          "(U32 only in a gather)");
     if (op != KILN_OP_SUM && op != KILN_OP_MIN && op != KILN_OP_MAX)
         return KILN_ERROR(KILN_ERR_INVAL, "graph: the operator must be SUM, MIN "
                           "or MAX");

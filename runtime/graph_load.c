@@ -115,7 +115,7 @@ static kiln_status load_from(kiln_graph *g, kiln_dataset *src,
     a->tagged = a->emit_out && a->emit_in;
     /* IN only: the records are IN records, and the out-degrees are counted
      * from them after the build. */
-    a->value_bytes = 8 + (a->weighted ? 8 : 0) + (a->tagged ? 8 : 0);
+    a->value_bytes = 8 + (a->weighted ? 8 : 0) + (a->tagged ? 1 : 0);
     kiln_status st = KILN_OK;
     if (o->partitioner == KILN_PARTITION_RANGE &&
         (st = range_splitters(g, src, a)) != KILN_OK) {

@@ -4,8 +4,9 @@
  *
  * An edge (u, v, w) becomes records keyed by the vertex whose partition
  * must hold them, with a FIXED value: the other end (8 bytes), then the
- * weight when weighted (8), then a tag when both directions are kept
- * (8: 0 = OUT, 1 = IN). Directed: (u: v) for OUT and/or (v: u) for IN;
+ * weight when weighted (8), then a tag byte when both directions are
+ * kept (0 = OUT, 1 = IN; one byte, not eight: a third of the shuffled
+ * bytes of an unweighted graph kept both ways). Directed: (u: v) for OUT and/or (v: u) for IN;
  * undirected: both, untagged (a self-loop once). */
 #ifndef KILN_RUNTIME_GRAPH_LOAD_H
 #define KILN_RUNTIME_GRAPH_LOAD_H

@@ -38,6 +38,15 @@ void kiln_graph_local_handles(const kiln_graph *g, uint64_t *out)
         memcpy(out, g->handles, (size_t)g->nlocal * sizeof *out);
 }
 
+bool kiln_graph_handle32(const kiln_graph *g, unsigned *shift)
+{
+    if (g->handle_shift < 0)
+        return false;
+    if (shift)
+        *shift = (unsigned)g->handle_shift;
+    return true;
+}
+
 bool kiln_graph_handle_local(const kiln_graph *g, uint64_t h, uint32_t *index)
 {
     uint32_t p = (uint32_t)(h >> 32);
@@ -142,6 +151,9 @@ GATHER(gather_min_u64, uint64_t, a = y < a ? y : a)
 GATHER(gather_max_u64, uint64_t, a = y > a ? y : a)
 GATHER(gather_min_i64, int64_t, a = y < a ? y : a)
 GATHER(gather_max_i64, int64_t, a = y > a ? y : a)
+GATHER(gather_sum_u32, uint32_t, a += y)
+GATHER(gather_min_u32, uint32_t, a = y < a ? y : a)
+GATHER(gather_max_u32, uint32_t, a = y > a ? y : a)
 
 static void gather_rows(const kiln__graph_csr *c, const kiln__graph_csr *c2,
                         uint32_t n, kiln_kind kind, kiln_op op, const void *x,
@@ -151,7 +163,15 @@ static void gather_rows(const kiln__graph_csr *c, const kiln__graph_csr *c2,
     int64_t ii;
     memcpy(&fi, &init, 8);
     memcpy(&ii, &init, 8);
-    if (kind == KILN_KIND_F64) {
+    if (kind == KILN_KIND_U32) {
+        uint32_t i32 = (uint32_t)init;
+        if (op == KILN_OP_SUM)
+            gather_sum_u32(c, c2, n, x, out, i32);
+        else if (op == KILN_OP_MIN)
+            gather_min_u32(c, c2, n, x, out, i32);
+        else
+            gather_max_u32(c, c2, n, x, out, i32);
+    } else if (kind == KILN_KIND_F64) {
         if (op == KILN_OP_SUM)
             gather_sum_f64(c, c2, n, x, out, fi);
         else if (op == KILN_OP_MIN)
@@ -180,14 +200,17 @@ kiln_status kiln_graph_gather(kiln_graph *g, kiln_graph_dir dir, kiln_kind kind,
         return KILN_ERR_INVAL;
     kiln_context *ctx = g->ctx;
     kiln__api_begin(ctx);
-    kiln_status st = kiln__graph_check_op(kind, op);
+    /* U32 as well: the operators are U64's, on 4-byte elements. */
+    bool narrow = kind == KILN_KIND_U32;
+    kiln_status st = kiln__graph_check_op(narrow ? KILN_KIND_U64 : kind, op);
     if (st == KILN_OK)
         st = check_dir(g, dir);
     if (st == KILN_OK && (!in || !out) && g->nlocal + g->nmirror > 0)
         st = KILN_ERROR(KILN_ERR_INVAL, "graph: gather of a NULL array");
     kiln__graph_csr *rows[2] = {NULL, NULL};
     int nrows = st == KILN_OK ? rows_of(g, dir, rows) : 0;
-    st = kiln__graph_sync(g, st, in); /* agrees; at one rank: no peers */
+    /* agrees; at one rank: no peers */
+    st = kiln__graph_sync(g, st, in, narrow ? 4 : 8);
     if (st == KILN_OK) {
         uint64_t init = kiln__graph_identity(kind, op);
         if (nrows > 0)

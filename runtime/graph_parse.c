@@ -119,28 +119,27 @@ static kiln_status emit_edge(kiln_emitter *out, const kiln__graph_load_arg *a,
 {
     if (a->canonical)
         return kiln_emit(out, &u, 8, &v, 8);
-    uint64_t rec[3] = {0, 0, 0};
-    size_t tag_at = a->weighted ? 2 : 1;
-    memcpy(&rec[1], &w, 8); /* overwritten by the tag when unweighted */
+    unsigned char rec[17] = {0}; /* other end, weight, tag: as many as kept */
+    unsigned char *tag = rec + (a->weighted ? 16 : 8);
+    memcpy(rec + 8, &w, 8); /* the tag's byte is set below when tagged */
     kiln_status st = KILN_OK;
     if (a->undirected) {
-        rec[0] = v;
+        memcpy(rec, &v, 8);
         st = kiln_emit(out, &u, 8, rec, a->value_bytes);
         if (st == KILN_OK && u != v) {
-            rec[0] = u;
+            memcpy(rec, &u, 8);
             st = kiln_emit(out, &v, 8, rec, a->value_bytes);
         }
         return st;
     }
     if (a->emit_out) {
-        rec[0] = v;
-        rec[tag_at] = a->tagged ? 0 : rec[tag_at];
+        memcpy(rec, &v, 8);
+        *tag = 0;
         st = kiln_emit(out, &u, 8, rec, a->value_bytes);
     }
     if (st == KILN_OK && a->emit_in) {
-        rec[0] = u;
-        if (a->tagged)
-            rec[tag_at] = 1;
+        memcpy(rec, &u, 8);
+        *tag = 1;
         st = kiln_emit(out, &v, 8, rec, a->value_bytes);
     }
     return st;

@@ -118,7 +118,7 @@ kiln_status kiln_graph_triangles_begin(kiln_graph *g, uint64_t *counts,
     /* Simple degrees here, then on the mirrors. */
     for (uint32_t u = 0; st == KILN_OK && u < g->nlocal; u++)
         deg[u] = neighbours(g, u, kiln__graph_handle_of(g, u), buf);
-    st = kiln__graph_sync(g, st, deg);
+    st = kiln__graph_sync(g, st, deg, 8);
     if (st == KILN_OK) {
         memcpy(ids, g->ids, (size_t)g->nlocal * 8);
         memcpy(ids + g->nlocal, g->mirror_id, (size_t)g->nmirror * 8);

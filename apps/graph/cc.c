@@ -11,7 +11,9 @@
  * rounds that grows with the logarithm of the component sizes, not with
  * their diameter; the rounds end when no grandparent changes. Parents are
  * vertex handles (the same at any rank count), so the rounds are too; each
- * component's root is then renamed to its smallest vertex id. Output:
+ * component's root is then renamed to its smallest vertex id. The pull,
+ * most of a round, reads grandparents packed into 32 bits when the
+ * graph's handles fit (half the bytes read at random). Output:
  * "vertex<TAB>component"; summary "cc: components=C largest=L rounds=R". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,32 @@ static const char usage_head[] =
     "usage: kiln-cc [OPTIONS] -o OUTDIR INPUT...\n"
     "      --iterations N       at most N rounds (default: until done); a run\n"
     "                           stopped early writes the labels it has\n";
+
+/* Packed grandparents for the pull, when handles fit in 32 bits. */
+typedef struct narrow {
+    bool on;
+    unsigned shift;
+    uint32_t *gf;  /* slot count: the pull's input, mirrors filled by it */
+    uint32_t *mn;  /* n: its output */
+} narrow;
+
+/* mngf[v] = the smallest grandparent among v's neighbours, both
+ * directions (a handle above every vertex's when v has none). */
+static kiln_status min_neighbour(kiln_graph *g, uint32_t n, uint64_t *gf,
+                                 uint64_t *mngf, narrow *nw)
+{
+    if (!nw->on)
+        return kiln_graph_gather(g, KILN_GRAPH_BOTH, KILN_KIND_U64, KILN_OP_MIN, gf,
+                                 mngf);
+    for (uint32_t v = 0; v < n; v++)
+        nw->gf[v] = kiln_graph_handle_pack(gf[v], nw->shift);
+    kiln_status st = kiln_graph_gather(g, KILN_GRAPH_BOTH, KILN_KIND_U32, KILN_OP_MIN,
+                                       nw->gf, nw->mn);
+    /* Packing keeps the order, so the unpacked identity stays above all. */
+    for (uint32_t v = 0; v < n; v++)
+        mngf[v] = kiln_graph_handle_unpack(nw->mn[v], nw->shift);
+    return st;
+}
 
 int main(int argc, char **argv)
 {
@@ -60,6 +88,7 @@ int main(int argc, char **argv)
         return rc;
 
     kiln_graph *g = NULL;
+    narrow nw = {0};
     uint64_t *f = NULL, *gf = NULL, *gfn = NULL, *mngf = NULL, *fn = NULL;
     uint64_t *partials = NULL, rounds = 0, changed = 1;
     kiln_status st = gapp_load(&a, a.load.undirected ? KILN_GRAPH_OUT : KILN_GRAPH_BOTH,
@@ -75,19 +104,21 @@ int main(int argc, char **argv)
     mngf = gapp_alloc(n, 8);
     fn = gapp_alloc(n, 8);
     partials = gapp_alloc(nlp, 8);
-    if ((st = gapp_agree(&a, f && gf && gfn && mngf && fn && partials, "labels")) !=
-        KILN_OK)
+    if ((nw.on = kiln_graph_handle32(g, &nw.shift))) {
+        nw.gf = gapp_alloc(kiln_graph_slot_count(g), 4);
+        nw.mn = gapp_alloc(n, 4);
+    }
+    if ((st = gapp_agree(&a, f && gf && gfn && mngf && fn && partials &&
+                                 (!nw.on || (nw.gf && nw.mn)), "labels")) != KILN_OK)
         goto done;
     kiln_graph_local_handles(g, f);
     void *cols[1] = {f};
     if ((st = kiln_graph_resume(g, "cc", cols, 1, &rounds)) != KILN_OK ||
         (st = kiln_graph_lookup(g, n, f, f, gf)) != KILN_OK)
         goto done;
-    const kiln_graph_dir both = KILN_GRAPH_BOTH;
     while (changed && rounds < max_rounds) {
         /* The smallest grandparent around each vertex, its own included. */
-        if ((st = kiln_graph_gather(g, both, KILN_KIND_U64, KILN_OP_MIN, gf, mngf)) !=
-            KILN_OK)
+        if ((st = min_neighbour(g, n, gf, mngf, &nw)) != KILN_OK)
             goto done;
         for (uint32_t v = 0; v < n; v++) {
             if (gf[v] < mngf[v])
@@ -161,6 +192,8 @@ done:
     free(mngf);
     free(fn);
     free(partials);
+    free(nw.gf);
+    free(nw.mn);
     kiln_graph_destroy(&g);
     return gapp_end(&a, st);
 }

@@ -253,6 +253,51 @@ static kiln_status run_ops(kiln_graph *g, bool check, results *r)
 
 static results full;
 
+/* U32 gathers: the smallest packed handle around each vertex is the packed
+ * smallest handle (packing keeps the order), and 32-bit sums match a
+ * serial count; a dataset refuses the kind. */
+static void check_u32(kiln_graph *g)
+{
+    uint32_t n = kiln_graph_local_count(g), slots = kiln_graph_slot_count(g);
+    const uint64_t *ids = kiln_graph_local_ids(g);
+    unsigned shift = 0;
+    CHECK(kiln_graph_handle32(g, &shift), "handles fit in 32 bits");
+    uint64_t *h = calloc(slots + 1, 8), *hm = calloc(n + 1, 8), *rs = calloc(nv, 8);
+    uint32_t *h32 = calloc(slots + 1, 4), *m32 = calloc(n + 1, 4);
+    uint32_t *c32 = calloc(slots + 1, 4), *s32 = calloc(n + 1, 4);
+    kiln_graph_local_handles(g, h);
+    for (uint32_t v = 0; v < n; v++) {
+        h32[v] = kiln_graph_handle_pack(h[v], shift);
+        c32[v] = (uint32_t)(ids[v] % 1000);
+        CHECK(kiln_graph_handle_unpack(h32[v], shift) == h[v], "handle round trip");
+    }
+    EXPECT_OK(kiln_graph_gather(g, KILN_GRAPH_BOTH, KILN_KIND_U64, KILN_OP_MIN, h, hm));
+    EXPECT_OK(kiln_graph_gather(g, KILN_GRAPH_BOTH, KILN_KIND_U32, KILN_OP_MIN, h32, m32));
+    EXPECT_OK(kiln_graph_gather(g, KILN_GRAPH_IN, KILN_KIND_U32, KILN_OP_SUM, c32, s32));
+    for (size_t e = 0; e < NE; e++)
+        rs[vindex(E[e].v)] += E[e].u % 1000;
+    for (uint32_t v = 0; v < n; v++) {
+        uint32_t want = hm[v] == UINT64_MAX ? UINT32_MAX
+                                            : kiln_graph_handle_pack(hm[v], shift);
+        CHECK(m32[v] == want, "U32 MIN gather of %llu", (unsigned long long)ids[v]);
+        CHECK(s32[v] == rs[vindex(ids[v])], "U32 SUM gather of %llu",
+              (unsigned long long)ids[v]);
+    }
+    EXPECT_STATUS(kiln_graph_reduce(g, KILN_KIND_U32, KILN_OP_SUM, c32, h),
+                  KILN_ERR_INVAL);
+    kiln_dataset *ds = NULL;
+    EXPECT_STATUS(kiln_graph_values(g, (kiln_type){.kind = KILN_KIND_U32, .size = 4},
+                                    h, &ds), KILN_ERR_INVAL);
+    kiln_dataset_destroy(&ds);
+    free(h);
+    free(hm);
+    free(rs);
+    free(h32);
+    free(m32);
+    free(c32);
+    free(s32);
+}
+
 static void section_load_and_ops(void)
 {
     t_section("load and operations");
@@ -302,6 +347,7 @@ static void section_load_and_ops(void)
     }
     free(lh);
     EXPECT_OK(run_ops(g, true, &full));
+    check_u32(g);
 
     t_section("lookup, send, reduce, combine");
     uint32_t n = kiln_graph_local_count(g);
