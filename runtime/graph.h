@@ -73,7 +73,7 @@ static inline uint32_t kiln__graph_part_of(const kiln__graph_pf *pf, uint64_t id
 typedef struct kiln__graph_slot {
     uint64_t key;
     uint32_t value; /* UINT32_MAX: empty */
-    uint32_t pad;
+    uint32_t pad;   /* map_count's second count; 0 from map_put */
 } kiln__graph_slot;
 
 typedef struct kiln__graph_map {
@@ -111,8 +111,12 @@ static inline void kiln__graph_map_prefetch(const kiln__graph_map *m, uint64_t k
 }
 /* Set the value of a key that is present. */
 void kiln__graph_map_set(kiln__graph_map *m, uint64_t key, uint32_t value);
-/* Add one to the value of a key that is present (saturating). */
-void kiln__graph_map_bump(kiln__graph_map *m, uint64_t key);
+/* Count a record at key, inserting it unless present: one more in its
+ * value and, when `second`, in its pad (a count of some of the records).
+ * KILN_ERR_LIMIT when the value would reach UINT32_MAX. */
+kiln_status kiln__graph_map_count(kiln__graph_map *m, uint64_t key, bool second);
+/* The slot of a key that is present, or NULL. */
+kiln__graph_slot *kiln__graph_map_slot(kiln__graph_map *m, uint64_t key);
 
 /* Sort n keys ascending, carrying 32-bit payloads along (payload may be
  * NULL). LSD radix sort that skips bytes equal in every key; tmp space is
@@ -201,20 +205,25 @@ typedef struct kiln__graph_input {
     bool weighted, tagged; /* untagged records all go to the one CSR kept */
 } kiln__graph_input;
 
-/* Records translated to local terms: their vertex's local index, the
- * other end's slot, weight and tag. */
-typedef struct kiln__graph_edges kiln__graph_edges;
-
 /* Phase 1 (g's ctx, pf, rank, nranks, nlp and flags set): vertex sets,
- * mirrors and the exchange plan, and the records translated into *out
- * (owned by the caller), so the input stores can be released before the
- * rows are built. Collective; the status is agreed. */
+ * mirrors, the exchange plan, and the rows with every record in place
+ * (unsorted), after which the input stores can be released. *slot_rank
+ * (owned by the caller; NULL without mirrors): the order rows are to be
+ * sorted in. Collective; the status is agreed. */
 kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *in,
-                                       kiln__graph_edges **out);
-void kiln__graph_edges_free(kiln__mem *mem, kiln__graph_edges **e);
-/* Phase 2: rows (each sorted), degrees and global counts. Collective;
- * agreed. */
-kiln_status kiln__graph_build_adjacency(kiln_graph *g, kiln__graph_edges *e);
+                                       uint32_t **slot_rank);
+
+/* ---- rows (graph_rows.c) ---- */
+
+/* Allocate the rows from counts by local index: with in_count, OUT rows
+ * of degree - in_count entries and IN rows of in_count; without, the one
+ * kept (OUT, else IN) of degree. Offsets are set as fill cursors (see
+ * graph_rows.c). Local. */
+kiln_status kiln__graph_rows_alloc(kiln_graph *g, const uint32_t *degree,
+                                   const uint32_t *in_count);
+/* Phase 2: every row sorted by slot_rank (NULL: by slot), degrees and
+ * global counts. Collective; agreed. */
+kiln_status kiln__graph_build_adjacency(kiln_graph *g, const uint32_t *slot_rank);
 
 /* Free everything a graph holds (not the struct). */
 void kiln__graph_release(kiln_graph *g);

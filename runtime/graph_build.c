@@ -11,11 +11,13 @@
  *    and the owner's local index in two more. Both sides sort a peer's
  *    mirrors by the owner's local index, which fixes the exchange plan
  *    (see graph.h).
- * 3. Records are translated to (local source, slot, weight) triples, the
- *    caller releases the stores, and compressed sparse rows are built by
- *    a counting sort on the local index. Every row is then sorted by its
- *    neighbours' (degree, id) order, which makes a gather's sums the same
- *    at any number of ranks. */
+ * 3. The maps counted every vertex's records (and, both ways kept, its IN
+ *    records), so the rows are allocated at their final sizes
+ *    (graph_rows.c) and a second pass over the records writes each one's
+ *    other end straight into its row. The caller then releases the
+ *    stores, and graph_rows.c sorts every row by its neighbours' (degree,
+ *    id) order, which makes a gather's sums the same at any number of
+ *    ranks. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,8 +39,9 @@ static uint64_t record_id(const unsigned char *p)
     return v;
 }
 
-/* Visit every record of the input: fn(arg, k, key, value), in chunks of
- * CHUNK records, each chunk announced to pre() first so that it can
+/* Visit every record of the input (the first pass, collecting vertex
+ * sets): fn(arg, k, key, value), in chunks of CHUNK records, each chunk
+ * announced to pre() first so that it can
  * prefetch the map slots fn() will touch: the maps of all partitions
  * together outgrow the cache, and without the prefetch every other-end
  * lookup waited for memory (a load took 3 times as long). */
@@ -132,12 +135,11 @@ static kiln_status collect_record(void *arg, uint32_t k, uint64_t key,
                                   const unsigned char *value)
 {
     collect *c = arg;
-    uint32_t found;
-    /* The key's value counts its records: its degree here, the order of
-     * the numbering below. */
-    kiln_status st = kiln__graph_map_put(&c->maps[k], key, 0, &found);
-    if (st == KILN_OK)
-        kiln__graph_map_bump(&c->maps[k], key);
+    /* The key's value counts its records (its degree here, the order of
+     * the numbering below, and the length of its rows); the pad counts its
+     * IN records when both directions come tagged. */
+    bool is_in = c->in->tagged && value[c->in->weighted ? 16 : 8] != 0;
+    kiln_status st = kiln__graph_map_count(&c->maps[k], key, is_in);
     if (st == KILN_OK)
         st = add_end(c, record_id(value));
     uint64_t x[4] = {key, 0, 0, 0};
@@ -186,54 +188,60 @@ static bool displs(const int *count, int *displ, int n)
     return true;
 }
 
-/* ---- the vertex phase ---- */
+/* ---- 3. the rows, filled straight from the records ---- */
 
-struct kiln__graph_edges {
-    uint32_t *src;   /* local index of the record's vertex */
-    uint32_t *slot;  /* slot of the other end */
-    double *w;       /* weights, or NULL */
-    uint8_t *is_in;  /* tagged: 1 for an IN record, else NULL */
-    size_t n;
-    uint32_t *slot_rank; /* per slot, its place in (degree, id) order among
-                            all slots; NULL: slot order is that order */
-};
-
-typedef struct translate {
+typedef struct row_fill {
     kiln_graph *g;
     const kiln__graph_map *maps;
     const kiln__graph_map *remote;
-    kiln__graph_edges *e;
     const kiln__graph_input *in;
-} translate;
+    kiln__graph_csr *first, *second; /* untagged and OUT records; IN ones */
+} row_fill;
 
-static void translate_prefetch(void *arg, uint32_t k, uint64_t key,
-                               const unsigned char *value)
+/* Every record's other end into its vertex's row, at the row's cursor
+ * (graph_rows.c says how the offsets double as cursors). Chunk by chunk:
+ * the map slots of a chunk are prefetched, its ends looked up while the
+ * cursors they will bump are prefetched, then its entries written. Rows
+ * are all over memory; fetching each cursor only when writing made the
+ * fill as slow as the separate translation and counting sort it replaced. */
+static void fill_rows(const row_fill *f)
 {
-    translate *t = arg;
-    prefetch_ends(t->g, t->maps, t->remote, k, key, record_id(value));
-}
-
-static kiln_status translate_record(void *arg, uint32_t k, uint64_t key,
-                                    const unsigned char *value)
-{
-    translate *t = arg;
-    kiln_graph *g = t->g;
-    kiln__graph_edges *e = t->e;
-    size_t i = e->n++;
-    e->src[i] = kiln__graph_map_get(&t->maps[k], key);
-    uint64_t other = record_id(value);
-    uint32_t p = kiln__graph_part_of(&g->pf, other);
-    if ((int)(p % (uint32_t)g->nranks) == g->rank) {
-        uint32_t q = p / (uint32_t)g->nranks;
-        e->slot[i] = kiln__graph_map_get(&t->maps[q], other);
-    } else {
-        e->slot[i] = g->nlocal + kiln__graph_map_get(t->remote, other);
+    const kiln_graph *g = f->g;
+    const kiln__graph_input *in = f->in;
+    const size_t vb = in->value_bytes, tag_at = in->weighted ? 16 : 8;
+    const uint32_t me = (uint32_t)g->rank, nranks = (uint32_t)g->nranks;
+    for (uint32_t k = 0; k < g->nlp; k++) {
+        const kiln__store *s = in->parts[k];
+        for (size_t b = 0; s && b < s->nblocks; b++) {
+            const kiln__block *blk = &s->blocks[b];
+            const unsigned char *keys = blk->key.data, *vals = blk->value.data;
+            for (size_t i = 0; i < blk->n; i += CHUNK) {
+                size_t m = blk->n - i < CHUNK ? blk->n - i : CHUNK;
+                uint32_t src[CHUNK], slot[CHUNK];
+                kiln__graph_csr *to[CHUNK];
+                for (size_t j = 0; j < m; j++)
+                    prefetch_ends(g, f->maps, f->remote, k, record_id(keys + 8 * (i + j)),
+                                  record_id(vals + vb * (i + j)));
+                for (size_t j = 0; j < m; j++) {
+                    const unsigned char *value = vals + vb * (i + j);
+                    uint64_t other = record_id(value);
+                    uint32_t p = kiln__graph_part_of(&g->pf, other);
+                    src[j] = kiln__graph_map_get(&f->maps[k], record_id(keys + 8 * (i + j)));
+                    slot[j] = p % nranks == me
+                                  ? kiln__graph_map_get(&f->maps[p / nranks], other)
+                                  : g->nlocal + kiln__graph_map_get(f->remote, other);
+                    to[j] = in->tagged && value[tag_at] ? f->second : f->first;
+                    __builtin_prefetch(&to[j]->off[src[j] + 1], 1);
+                }
+                for (size_t j = 0; j < m; j++) {
+                    uint64_t at = to[j]->off[src[j] + 1]++;
+                    to[j]->adj[at] = slot[j];
+                    if (to[j]->w)
+                        memcpy(&to[j]->w[at], vals + vb * (i + j) + 8, 8);
+                }
+            }
+        }
     }
-    if (e->w)
-        memcpy(&e->w[i], value + 8, 8);
-    if (e->is_in)
-        e->is_in[i] = value[t->in->weighted ? 16 : 8] != 0;
-    return KILN_OK;
 }
 
 static kiln_status exchange(kiln_graph *g, const void *send, const int *scount,
@@ -289,27 +297,33 @@ static kiln_status order_by_degree(kiln__mem *mem, const uint64_t *ids,
  * of the rank next to each other in memory: on a scale-22 R-MAT graph a
  * serial pull took 0.25 s per iteration with vertices in id order, 0.135 s
  * by degree, and numbering each of 16 partitions on its own, hubs at the
- * head of each, took 0.180 s against 0.150 s for one order of them all. Both keys are properties of the
- * graph, so a partition's vertices come in the same order (their handle
- * order) at any rank count. Sets ids, part_start, members, part_of and
- * handles, turns the maps' values into local indices and returns the
- * degrees by local index in *degree (owned by the caller). */
+ * head of each, took 0.180 s against 0.150 s for one order of them all.
+ * Both keys are properties of the graph, so a partition's vertices come
+ * in the same order (their handle order) at any rank count. Sets ids,
+ * part_start, members, part_of and handles, turns the maps' values into
+ * local indices and returns, by local index, the degrees in *degree and
+ * the maps' second counts (IN records) in *second (both owned by the
+ * caller). */
 static kiln_status number_vertices(kiln_graph *g, kiln__graph_map *maps,
-                                   size_t nlocal, uint32_t **degree)
+                                   size_t nlocal, uint32_t **degree,
+                                   uint32_t **second)
 {
     kiln__mem *mem = &g->ctx->mem;
     uint64_t *ids = alloc_array(mem, nlocal, sizeof *ids);
     uint32_t *deg = alloc_array(mem, nlocal, sizeof *deg);
+    uint32_t *pad = alloc_array(mem, nlocal, sizeof *pad);
     uint32_t *part = alloc_array(mem, nlocal, sizeof *part);
     uint32_t *pos = alloc_array(mem, nlocal, sizeof *pos);
     uint32_t *cursor = alloc_array(mem, g->nlp, sizeof *cursor);
     *degree = alloc_array(mem, nlocal, sizeof **degree);
+    *second = alloc_array(mem, nlocal, sizeof **second);
     g->ids = alloc_array(mem, nlocal, sizeof *g->ids);
     g->part_start = kiln__mem_calloc(mem, (size_t)g->nlp + 1, sizeof *g->part_start);
     g->members = alloc_array(mem, nlocal, sizeof *g->members);
     g->part_of = alloc_array(mem, nlocal, sizeof *g->part_of);
     g->handles = alloc_array(mem, nlocal, sizeof *g->handles);
-    kiln_status st = ids && deg && part && pos && cursor && *degree && g->ids &&
+    kiln_status st = ids && deg && pad && part && pos && cursor && *degree &&
+                     *second && g->ids &&
                      g->part_start && g->members && g->part_of && g->handles
                      ? KILN_OK
                      : KILN_ERROR(KILN_ERR_NOMEM, "graph: numbering %zu vertices",
@@ -322,6 +336,7 @@ static kiln_status number_vertices(kiln_graph *g, kiln__graph_map *maps,
             if (m->slots[i].value != KILN__GRAPH_NONE) {
                 ids[n] = m->slots[i].key;
                 deg[n] = m->slots[i].value;
+                pad[n] = m->slots[i].pad;
                 part[n++] = k;
             }
     }
@@ -335,6 +350,7 @@ static kiln_status number_vertices(kiln_graph *g, kiln__graph_map *maps,
         uint32_t j = cursor[k]++;
         g->ids[i] = ids[o];
         (*degree)[i] = deg[o];
+        (*second)[i] = pad[o];
         g->part_of[i] = k;
         g->members[j] = (uint32_t)i;
         g->handles[i] = p << 32 | (j - g->part_start[k]);
@@ -342,6 +358,7 @@ static kiln_status number_vertices(kiln_graph *g, kiln__graph_map *maps,
     }
     kiln__mem_free(mem, ids);
     kiln__mem_free(mem, deg);
+    kiln__mem_free(mem, pad);
     kiln__mem_free(mem, part);
     kiln__mem_free(mem, pos);
     kiln__mem_free(mem, cursor);
@@ -383,7 +400,7 @@ static kiln_status rank_slots(const kiln_graph *g, const uint32_t *degree,
 }
 
 kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *in,
-                                       kiln__graph_edges **edges_out)
+                                       uint32_t **slot_rank_out)
 {
     kiln_context *ctx = g->ctx;
     kiln__mem *mem = &ctx->mem;
@@ -393,15 +410,13 @@ kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *i
     plan pl = {0};
     uint64_t *sendbuf = NULL, *recvbuf = NULL, *answers = NULL, *handles = NULL;
     uint64_t *info = NULL, *rinfo = NULL;
-    uint32_t *degree = NULL, *mirror_deg = NULL;
+    uint32_t *degree = NULL, *second = NULL, *mirror_deg = NULL;
     uint64_t *keys = NULL;
     uint32_t *order = NULL;
-    kiln__graph_edges *e = NULL;
-    size_t nrecords = 0, total_recv = 0;
+    uint32_t *slot_rank = NULL;
+    size_t total_recv = 0;
 
     /* ---- 1: collect ---- */
-    for (uint32_t k = 0; k < g->nlp; k++)
-        nrecords += in->parts[k] ? in->parts[k]->records : 0;
     c.maps = kiln__mem_calloc(mem, g->nlp ? g->nlp : 1, sizeof *c.maps);
     c.edge_sum = kiln__mem_calloc(mem, g->nlp ? g->nlp : 1, sizeof *c.edge_sum);
     if (!c.maps || !c.edge_sum)
@@ -469,7 +484,7 @@ kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *i
         st = KILN_ERROR(KILN_ERR_LIMIT, "graph: %zu vertices and %zu mirrors on "
                         "rank %d (at most 2^32 - 1)", nlocal, c.nrids, g->rank);
     if (st == KILN_OK)
-        st = number_vertices(g, c.maps, nlocal, &degree);
+        st = number_vertices(g, c.maps, nlocal, &degree, &second);
     g->nlocal = (uint32_t)nlocal;
 
     /* ---- answers: the handle, degree and local index of every request ---- */
@@ -529,22 +544,15 @@ kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *i
         g->sstart[nranks] = (int)total_recv;
     }
 
-    /* ---- 3: translate the records ---- */
-    if (st == KILN_OK && !(e = kiln__mem_calloc(mem, 1, sizeof *e)))
-        st = KILN_ERROR(KILN_ERR_NOMEM, "graph: edges");
-    if (st == KILN_OK) {
-        e->src = alloc_array(mem, nrecords, sizeof *e->src);
-        e->slot = alloc_array(mem, nrecords, sizeof *e->slot);
-        e->w = in->weighted ? alloc_array(mem, nrecords, sizeof *e->w) : NULL;
-        e->is_in = in->tagged ? alloc_array(mem, nrecords, 1) : NULL;
-        if (!e->src || !e->slot || (in->weighted && !e->w) || (in->tagged && !e->is_in))
-            st = KILN_ERROR(KILN_ERR_NOMEM, "graph: %zu edges", nrecords);
-    }
+    /* ---- 3: the rows (unsorted), and the order they are sorted in ---- */
+    if (st == KILN_OK)
+        st = kiln__graph_rows_alloc(g, degree, in->tagged ? second : NULL);
     if (st == KILN_OK && g->nmirror > 0)
-        st = rank_slots(g, degree, mirror_deg, &e->slot_rank);
+        st = rank_slots(g, degree, mirror_deg, &slot_rank);
     if (st == KILN_OK) {
-        translate t = {g, c.maps, &c.remote, e, in};
-        st = visit(g, in, translate_prefetch, translate_record, &t);
+        bool first_out = g->has_out || in->tagged;
+        row_fill f = {g, c.maps, &c.remote, in, first_out ? &g->out : &g->in, &g->in};
+        fill_rows(&f);
     }
 
     /* ---- the digest: partition sums of edge hashes, in partition order ---- */
@@ -576,188 +584,16 @@ done:
     kiln__mem_free(mem, info);
     kiln__mem_free(mem, rinfo);
     kiln__mem_free(mem, degree);
+    kiln__mem_free(mem, second);
     kiln__mem_free(mem, mirror_deg);
     kiln__mem_free(mem, handles);
     kiln__mem_free(mem, keys);
     kiln__mem_free(mem, order);
     if (st == KILN_OK)
-        *edges_out = e;
+        *slot_rank_out = slot_rank;
     else
-        kiln__graph_edges_free(mem, &e);
+        kiln__mem_free(mem, slot_rank);
     return st;
-}
-
-void kiln__graph_edges_free(kiln__mem *mem, kiln__graph_edges **ep)
-{
-    kiln__graph_edges *e = ep ? *ep : NULL;
-    if (!e)
-        return;
-    kiln__mem_free(mem, e->src);
-    kiln__mem_free(mem, e->slot);
-    kiln__mem_free(mem, e->w);
-    kiln__mem_free(mem, e->is_in);
-    kiln__mem_free(mem, e->slot_rank);
-    kiln__mem_free(mem, e);
-    *ep = NULL;
-}
-
-/* ---- the adjacency phase ---- */
-
-/* Rows from the records with is_in == want (all when is_in is NULL). */
-static kiln_status build_csr(kiln_graph *g, const kiln__graph_edges *e, int want,
-                             kiln__graph_csr *csr)
-{
-    kiln__mem *mem = &g->ctx->mem;
-    size_t n = g->nlocal;
-    csr->off = kiln__mem_calloc(mem, n + 2, sizeof *csr->off);
-    if (!csr->off)
-        return KILN_ERROR(KILN_ERR_NOMEM, "graph: row offsets");
-    /* v's count goes to off[v + 2]; after the prefix sums off[v + 1] is
-     * v's first entry, the cursor of the fill below. */
-    size_t m = 0;
-    for (size_t i = 0; i < e->n; i++) {
-        if (e->is_in && e->is_in[i] != want)
-            continue;
-        csr->off[e->src[i] + 2]++;
-        m++;
-    }
-    for (size_t v = 2; v < n + 2; v++)
-        csr->off[v] += csr->off[v - 1];
-    csr->adj = alloc_array(mem, m, sizeof *csr->adj);
-    csr->w = e->w ? alloc_array(mem, m, sizeof *csr->w) : NULL;
-    if (!csr->adj || (e->w && !csr->w))
-        return KILN_ERROR(KILN_ERR_NOMEM, "graph: %zu adjacency entries", m);
-    /* off[v + 1] is v's cursor: it starts at v's first entry and ends at
-     * v's last + 1, which is then exactly off[v + 1]. */
-    for (size_t i = 0; i < e->n; i++) {
-        if (e->is_in && e->is_in[i] != want)
-            continue;
-        uint64_t at = csr->off[e->src[i] + 1]++;
-        csr->adj[at] = e->slot[i];
-        if (csr->w)
-            csr->w[at] = e->w[i];
-    }
-    return KILN_OK;
-}
-
-/* Sort every row of csr by its slots' rank (slot_rank; NULL: by slot),
- * weights following. Most rows are short or already in order. */
-static kiln_status sort_rows(kiln_graph *g, const uint32_t *slot_rank,
-                             kiln__graph_csr *csr)
-{
-    kiln__mem *mem = &g->ctx->mem;
-    size_t n = g->nlocal, maxlen = 0;
-    for (size_t v = 0; v < n; v++)
-        if (csr->off[v + 1] - csr->off[v] > maxlen)
-            maxlen = (size_t)(csr->off[v + 1] - csr->off[v]);
-    uint64_t *key = alloc_array(mem, maxlen, sizeof *key);
-    uint64_t *ktmp = alloc_array(mem, maxlen, sizeof *ktmp);
-    uint32_t *pos = alloc_array(mem, maxlen, sizeof *pos);
-    uint32_t *ptmp = alloc_array(mem, maxlen, sizeof *ptmp);
-    uint32_t *adj = alloc_array(mem, maxlen, sizeof *adj);
-    double *w = csr->w ? alloc_array(mem, maxlen, sizeof *w) : NULL;
-    kiln_status st = key && ktmp && pos && ptmp && adj && (!csr->w || w)
-                     ? KILN_OK : KILN_ERROR(KILN_ERR_NOMEM, "graph: sorting rows");
-    for (size_t v = 0; st == KILN_OK && v < n; v++) {
-        uint64_t lo = csr->off[v];
-        size_t len = (size_t)(csr->off[v + 1] - lo);
-        uint32_t *row = csr->adj + lo;
-        bool sorted = true;
-        for (size_t i = 0; i < len; i++) {
-            key[i] = slot_rank ? slot_rank[row[i]] : row[i];
-            pos[i] = (uint32_t)i;
-            sorted &= i == 0 || key[i - 1] <= key[i];
-        }
-        if (sorted)
-            continue;
-        kiln__graph_sort_pairs(key, pos, len, ktmp, ptmp);
-        for (size_t i = 0; i < len; i++) {
-            adj[i] = row[pos[i]];
-            if (w)
-                w[i] = csr->w[lo + pos[i]];
-        }
-        memcpy(row, adj, len * sizeof *adj);
-        if (w)
-            memcpy(csr->w + lo, w, len * sizeof *w);
-    }
-    kiln__mem_free(mem, key);
-    kiln__mem_free(mem, ktmp);
-    kiln__mem_free(mem, pos);
-    kiln__mem_free(mem, ptmp);
-    kiln__mem_free(mem, adj);
-    kiln__mem_free(mem, w);
-    return st;
-}
-
-kiln_status kiln__graph_build_adjacency(kiln_graph *g, kiln__graph_edges *e)
-{
-    kiln_context *ctx = g->ctx;
-    kiln__mem *mem = &ctx->mem;
-    kiln_status st = KILN_OK;
-    uint64_t *cnt = NULL;
-    if (g->has_out)
-        st = build_csr(g, e, 0, &g->out);
-    if (st == KILN_OK && g->has_in && !g->in_is_out)
-        st = build_csr(g, e, e->is_in ? 1 : 0, &g->in);
-    if (st == KILN_OK && g->in_is_out)
-        g->in = g->out;
-    /* Every row sorted by its neighbours' (degree, id) order: sums over
-     * rows then do not depend on the number of ranks, and a pull reads its
-     * neighbours' values in address order (at one rank, slot order is that
-     * order), which the cache rewards: unsorted OUT rows made a MIN gather
-     * over both directions about 1.5 times slower on a scale-22 R-MAT
-     * graph. */
-    if (st == KILN_OK && g->has_out)
-        st = sort_rows(g, e->slot_rank, &g->out);
-    if (st == KILN_OK && g->has_in && !g->in_is_out)
-        st = sort_rows(g, e->slot_rank, &g->in);
-    size_t n = g->nlocal;
-    g->out_deg = alloc_array(mem, n, sizeof *g->out_deg);
-    if (st == KILN_OK && !g->out_deg)
-        st = KILN_ERROR(KILN_ERR_NOMEM, "graph: degrees");
-    if (st == KILN_OK && g->has_in && !(g->in_deg = alloc_array(mem, n, 8)))
-        st = KILN_ERROR(KILN_ERR_NOMEM, "graph: degrees");
-    for (size_t v = 0; st == KILN_OK && g->has_in && v < n; v++)
-        g->in_deg[v] = g->in.off[v + 1] - g->in.off[v];
-    if (st == KILN_OK && g->has_out) {
-        for (size_t v = 0; v < n; v++)
-            g->out_deg[v] = g->out.off[v + 1] - g->out.off[v];
-    } else if (st == KILN_OK) {
-        /* Only IN kept: count each in-edge at its source, mirrors' counts
-         * then summed into their owners. */
-        cnt = kiln__mem_calloc(mem, (size_t)n + g->nmirror + 1, sizeof *cnt);
-        if (!cnt)
-            st = KILN_ERROR(KILN_ERR_NOMEM, "graph: degrees");
-        for (uint64_t i = 0; st == KILN_OK && i < g->in.off[n]; i++)
-            cnt[g->in.adj[i]]++;
-        if (st == KILN_OK)
-            memcpy(g->out_deg, cnt, n * sizeof *cnt);
-    }
-    if (!g->has_out)
-        st = kiln__graph_unsync(g, st, KILN_KIND_U64, KILN_OP_SUM,
-                                cnt ? cnt + n : NULL, g->out_deg);
-    kiln__mem_free(mem, cnt);
-    if ((st = kiln__error_agree(ctx, st)) != KILN_OK)
-        return st;
-    uint64_t local[2] = {n, g->has_out ? g->out.off[n] : g->in.off[n]}, total[2];
-    uint32_t part = 0, largest; /* the largest partition: do handles fit 32 bits? */
-    for (uint32_t k = 0; k < g->nlp; k++)
-        if (g->part_start[k + 1] - g->part_start[k] > part)
-            part = g->part_start[k + 1] - g->part_start[k];
-    if (MPI_Allreduce(local, total, 2, MPI_UINT64_T, MPI_SUM, ctx->comm) !=
-            MPI_SUCCESS ||
-        MPI_Allreduce(&part, &largest, 1, MPI_UINT32_T, MPI_MAX, ctx->comm) !=
-            MPI_SUCCESS)
-        kiln__abort(ctx, "graph: counts");
-    g->nvertices = total[0];
-    g->nedges = total[1];
-    int part_bits = 0, index_bits = 0;
-    while (part_bits < 32 && (g->pf.nparts - 1) >> part_bits)
-        part_bits++;
-    while (index_bits < 32 && largest > 0 && (largest - 1) >> index_bits)
-        index_bits++;
-    g->handle_shift = part_bits + index_bits <= 32 ? 32 - part_bits : -1;
-    return KILN_OK;
 }
 
 /* ---- release ---- */

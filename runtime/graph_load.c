@@ -102,7 +102,7 @@ static kiln_status load_from(kiln_graph *g, kiln_dataset *src,
     kiln_context *ctx = g->ctx;
     double start = kiln__now();
     kiln_dataset *mapped = NULL, *placed = NULL;
-    kiln__graph_edges *edges = NULL;
+    uint32_t *slot_rank = NULL;
     kiln__graph_load_arg *a = calloc(1, sizeof *a);
     if (!a)
         return KILN_ERR_NOMEM;
@@ -156,16 +156,16 @@ static kiln_status load_from(kiln_graph *g, kiln_dataset *src,
     kiln__graph_input in = {(const kiln__store *const *)parts, value_bytes, weighted,
                             tagged};
     if ((st = kiln__error_agree(ctx, st)) == KILN_OK)
-        st = kiln__graph_build_vertices(g, &in, &edges);
+        st = kiln__graph_build_vertices(g, &in, &slot_rank);
     kiln__mem_free(&ctx->mem, (void *)parts);
     if (owned)
         kiln__resident_destroy(&ctx->mem, &res);
-    /* The records are translated: release the shuffle's output now. */
+    /* The records are in the rows: release the shuffle's output now. */
     kiln_dataset_destroy(&placed);
     kiln_dataset_destroy(&mapped);
     if (st == KILN_OK)
-        st = kiln__graph_build_adjacency(g, edges);
-    kiln__graph_edges_free(&ctx->mem, &edges);
+        st = kiln__graph_build_adjacency(g, slot_rank);
+    kiln__mem_free(&ctx->mem, slot_rank);
     if (st == KILN_OK)
         kiln__log(ctx, KILN__LOG_INFO, "graph: %llu vertices, %llu edges in %u "
                   "partitions, loaded in %.2f s (read and shuffle %.2f s, build "

@@ -86,22 +86,43 @@ kiln_status kiln__graph_map_put(kiln__graph_map *m, uint64_t key, uint32_t value
     }
     m->slots[i].key = key;
     m->slots[i].value = value;
+    m->slots[i].pad = 0;
     m->n++;
     *found = value;
     return KILN_OK;
 }
 
-void kiln__graph_map_bump(kiln__graph_map *m, uint64_t key)
+kiln_status kiln__graph_map_count(kiln__graph_map *m, uint64_t key, bool second)
+{
+    size_t i = kiln__graph_map_home(m, key);
+    for (;; i = (i + 1) & m->mask) {
+        kiln__graph_slot *s = &m->slots[i];
+        if (s->value == KILN__GRAPH_NONE)
+            break;
+        if (s->key == key) {
+            if (s->value >= KILN__GRAPH_NONE - 1)
+                return KILN_ERROR(KILN_ERR_LIMIT, "graph: vertex %llu has 2^32 - 1 "
+                                  "edges on one rank", (unsigned long long)key);
+            s->value++;
+            s->pad += second;
+            return KILN_OK;
+        }
+    }
+    uint32_t found;
+    kiln_status st = kiln__graph_map_put(m, key, 1, &found);
+    if (st == KILN_OK && second)
+        kiln__graph_map_slot(m, key)->pad = 1;
+    return st;
+}
+
+kiln__graph_slot *kiln__graph_map_slot(kiln__graph_map *m, uint64_t key)
 {
     for (size_t i = kiln__graph_map_home(m, key);; i = (i + 1) & m->mask) {
         kiln__graph_slot *s = &m->slots[i];
         if (s->value == KILN__GRAPH_NONE)
-            return;
-        if (s->key == key) {
-            if (s->value < KILN__GRAPH_NONE - 1)
-                s->value++;
-            return;
-        }
+            return NULL;
+        if (s->key == key)
+            return s;
     }
 }
 

@@ -56,6 +56,37 @@ static void map_keeps_first_values_and_grows(void **state)
     assert_int_equal(mem.in_use, 0);
 }
 
+/* Counting records: a key put first (an other end, value 0) counts from
+ * 0; the second count only follows the records flagged; both survive the
+ * map's growth. */
+static void map_counts_records_through_growth(void **state)
+{
+    (void)state;
+    kiln__mem mem;
+    kiln__mem_init(&mem);
+    kiln__graph_map m;
+    assert_int_equal(kiln__graph_map_init(&m, &mem, 4), KILN_OK);
+    enum { N = 20000 };
+    uint32_t found;
+    assert_int_equal(kiln__graph_map_put(&m, mix(1), 0, &found), KILN_OK);
+    for (uint32_t i = 1; i <= N; i++)
+        for (uint32_t r = 0; r < i % 5; r++)
+            assert_int_equal(kiln__graph_map_count(&m, mix(i), r % 2 == 1), KILN_OK);
+    for (uint32_t i = 1; i <= N; i++) {
+        kiln__graph_slot *s = kiln__graph_map_slot(&m, mix(i));
+        if (i % 5 == 0 && i != 1) {
+            assert_null(s); /* never counted, never put */
+            continue;
+        }
+        assert_non_null(s);
+        assert_int_equal(s->value, i % 5);
+        assert_int_equal(s->pad, (i % 5) / 2);
+    }
+    assert_null(kiln__graph_map_slot(&m, 12345678901ull));
+    kiln__graph_map_release(&m);
+    assert_int_equal(mem.in_use, 0);
+}
+
 /* ---- sort ---- */
 
 static int cmp_pair(const void *a, const void *b)
@@ -430,6 +461,7 @@ int main(int argc, char **argv)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(map_keeps_first_values_and_grows),
+        cmocka_unit_test(map_counts_records_through_growth),
         cmocka_unit_test(sort_matches_qsort),
         cmocka_unit_test(lines_parse_or_say_why),
         cmocka_unit_test(key_hash_places_like_part_of),
