@@ -94,7 +94,8 @@ int gapp_end(gapp *a, kiln_status st);
 kiln_status gapp_checkpoint(gapp *a, kiln_graph *g, const char *name,
                             uint64_t iteration, void *const *cols, size_t ncols);
 
-/* calloc of n elements (at least one). */
+/* n zeroed elements (at least one), released with free(); large arrays on
+ * huge pages (common.c says why). */
 void *gapp_alloc(size_t n, size_t size);
 /* Whether ok holds on every rank (an all-reduce over the job's ranks):
  * local failures, such as an allocation, become everyone's before the

@@ -14,6 +14,8 @@
  * same components, for reference. Prints "timing: ..." as kiln-cc
  * --timing does, then "cc: components=C largest=L rounds=R"; -o writes
  * "vertex<TAB>component" (the smallest id of the component). */
+#include "huge_alloc.h" /* first: it asks for madvise() */
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +55,8 @@ int main(int argc, char **argv)
     double t1 = gs_now();
     uint32_t n = g.n;
     size_t bytes = (n ? n : 1) * sizeof(uint32_t);
-    uint32_t *f = malloc(bytes), *gf = malloc(bytes), *gfn = malloc(bytes);
-    uint32_t *mngf = malloc(bytes), *fn = malloc(bytes);
+    uint32_t *f = huge_alloc(bytes), *gf = huge_alloc(bytes), *gfn = huge_alloc(bytes);
+    uint32_t *mngf = huge_alloc(bytes), *fn = huge_alloc(bytes);
     if (!f || !gf || !gfn || !mngf || !fn) {
         fprintf(stderr, "cc-serial: out of memory\n");
         return 1;

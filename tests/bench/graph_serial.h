@@ -9,6 +9,8 @@
 #ifndef KILN_BENCH_GRAPH_SERIAL_H
 #define KILN_BENCH_GRAPH_SERIAL_H
 
+#include "huge_alloc.h" /* first: it asks for madvise() */
+
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,11 +117,11 @@ static int gs_rows(uint32_t n, const uint32_t *key, const uint32_t *value, uint6
                    int both, uint64_t **off_out, uint32_t **adj_out)
 {
     uint64_t total = both ? 2 * m : m;
-    uint64_t *off = calloc((size_t)n + 2, sizeof *off);
-    uint64_t *voff = calloc((size_t)n + 2, sizeof *voff);
-    uint32_t *adj = malloc((total ? total : 1) * sizeof *adj);
-    uint32_t *k2 = malloc((total ? total : 1) * sizeof *k2);
-    uint32_t *v2 = malloc((total ? total : 1) * sizeof *v2);
+    uint64_t *off = huge_calloc((size_t)n + 2, sizeof *off);
+    uint64_t *voff = huge_calloc((size_t)n + 2, sizeof *voff);
+    uint32_t *adj = huge_alloc((total ? total : 1) * sizeof *adj);
+    uint32_t *k2 = huge_alloc((total ? total : 1) * sizeof *k2);
+    uint32_t *v2 = huge_alloc((total ? total : 1) * sizeof *v2);
     if (!off || !voff || !adj || !k2 || !v2)
         return 0;
     /* 1: the pairs ordered by value (both directions when `both`). */
@@ -166,9 +168,9 @@ static int gs_rows(uint32_t n, const uint32_t *key, const uint32_t *value, uint6
 static int gs_by_degree(uint32_t n, uint32_t *src, uint32_t *dst, uint64_t m,
                         int want, uint64_t *ids)
 {
-    uint64_t *deg = calloc((size_t)n + 1, sizeof *deg);
-    uint32_t *newof = malloc(((size_t)n + 1) * sizeof *newof);
-    uint64_t *oldids = malloc(((size_t)n + 1) * sizeof *oldids);
+    uint64_t *deg = huge_calloc((size_t)n + 1, sizeof *deg);
+    uint32_t *newof = huge_alloc(((size_t)n + 1) * sizeof *newof);
+    uint64_t *oldids = huge_alloc(((size_t)n + 1) * sizeof *oldids);
     if (!deg || !newof || !oldids)
         return 0;
     for (uint64_t e = 0; e < m; e++) {
@@ -217,9 +219,9 @@ static int gs_load(gs_graph *g, const char *const *paths, size_t npaths, int wan
     }
     uint64_t m = len / 16;
     const uint64_t *rec = (const uint64_t *)buf;
-    uint32_t *src = malloc((m ? m : 1) * 4), *dst = malloc((m ? m : 1) * 4);
+    uint32_t *src = huge_alloc((m ? m : 1) * 4), *dst = huge_alloc((m ? m : 1) * 4);
     size_t nslots = 1024;
-    gs_slot *t = malloc(nslots * sizeof *t);
+    gs_slot *t = huge_alloc(nslots * sizeof *t);
     if (!src || !dst || !t)
         return 0;
     for (size_t i = 0; i < nslots; i++)
@@ -231,7 +233,7 @@ static int gs_load(gs_graph *g, const char *const *paths, size_t npaths, int wan
         uint64_t id = rec[k];
         if (2 * ((size_t)n + 1) > nslots) { /* grow */
             size_t ns = 2 * nslots;
-            gs_slot *nt = malloc(ns * sizeof *nt);
+            gs_slot *nt = huge_alloc(ns * sizeof *nt);
             if (!nt)
                 return 0;
             for (size_t i = 0; i < ns; i++)
@@ -269,7 +271,7 @@ static int gs_load(gs_graph *g, const char *const *paths, size_t npaths, int wan
     g->n = n;
     g->m = m;
     g->ids = ids;
-    g->out_deg = calloc((size_t)n + 1, sizeof *g->out_deg);
+    g->out_deg = huge_calloc((size_t)n + 1, sizeof *g->out_deg);
     if (!g->out_deg)
         return 0;
     for (uint64_t e = 0; e < m; e++)

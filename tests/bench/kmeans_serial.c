@@ -20,13 +20,13 @@
  * the exact distance and the row added to its centre's sum. Blocks of 256
  * rows keep the block of x and of x.c in L2 between the dgemm and the
  * sums, so each row is read from memory once per iteration. */
-#define _DEFAULT_SOURCE /* madvise */
+#include "huge_alloc.h" /* first: it asks for madvise() */
+
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include <cblas.h>
@@ -42,21 +42,6 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The rows, in 2 MiB-aligned memory marked for transparent huge pages:
- * this kernel grants them in "madvise" mode only when asked, and a pass
- * streams the whole array, so 4 KiB pages would cost a TLB miss every 4
- * KiB (Kiln's own large buffers ask too, runtime/mem.c). */
-static void *big_alloc(size_t n)
-{
-    size_t huge = 2u << 20;
-    n = (n + huge - 1) / huge * huge;
-    void *p = aligned_alloc(huge, n ? n : huge);
-    if (p)
-        madvise(p, n, MADV_HUGEPAGE);
-    return p;
-}
-
-/* /X rows [part*N/nparts, (part+1)*N/nparts), and the first k rows. */
 static double *read_x(const char *path, size_t part, size_t nparts, size_t k,
                       double **first, size_t *n, size_t *d)
 {
@@ -76,7 +61,7 @@ static double *read_x(const char *path, size_t part, size_t nparts, size_t k,
         if (w == 1)
             from[0] = 0;
         hid_t mem = H5Screate_simple(2, count[w], NULL);
-        rows[w] = big_alloc(count[w][0] * dims[1] * 8 + 8);
+        rows[w] = huge_alloc(count[w][0] * dims[1] * 8 + 8);
         if (k > dims[0] || !rows[w] || mem < 0 ||
             H5Sselect_hyperslab(sp, H5S_SELECT_SET, from, NULL, count[w], NULL) < 0 ||
             H5Dread(ds, H5T_NATIVE_DOUBLE, mem, sp, H5P_DEFAULT, rows[w]) < 0) {

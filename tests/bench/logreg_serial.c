@@ -22,13 +22,13 @@
  * A pass reads each row once: per block of 256 rows (128 KiB for d = 64,
  * in L2), the margins X w by BLAS dgemv, the loss and residuals, then the
  * gradient X^T r by a second dgemv over the block still in cache. */
-#define _DEFAULT_SOURCE /* madvise */
+#include "huge_alloc.h" /* first: it asks for madvise() */
+
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include <cblas.h>
@@ -42,21 +42,6 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The rows, in 2 MiB-aligned memory marked for transparent huge pages:
- * this kernel grants them in "madvise" mode only when asked, and a pass
- * streams the whole array, so 4 KiB pages would cost a TLB miss every 4
- * KiB (Kiln's own large buffers ask too, runtime/mem.c). */
-static void *big_alloc(size_t n)
-{
-    size_t huge = 2u << 20;
-    n = (n + huge - 1) / huge * huge;
-    void *p = aligned_alloc(huge, n ? n : huge);
-    if (p)
-        madvise(p, n, MADV_HUGEPAGE);
-    return p;
-}
-
-/* Rows [part*N/nparts, (part+1)*N/nparts) of a 1-D or 2-D dataset. */
 static double *read_array(hid_t f, const char *name, size_t part, size_t nparts,
                           size_t *rows, size_t *cols)
 {
@@ -72,7 +57,7 @@ static double *read_array(hid_t f, const char *name, size_t part, size_t nparts,
     hsize_t lo = dims[0] * part / nparts, hi = dims[0] * (part + 1) / nparts;
     hsize_t from[2] = {lo, 0}, count[2] = {hi - lo, dims[1]};
     hid_t mem = H5Screate_simple(nd, count, NULL);
-    double *v = big_alloc(count[0] * count[1] * 8 + 8);
+    double *v = huge_alloc(count[0] * count[1] * 8 + 8);
     if (!v || mem < 0 ||
         H5Sselect_hyperslab(sp, H5S_SELECT_SET, from, NULL, count, NULL) < 0 ||
         H5Dread(ds, H5T_NATIVE_DOUBLE, mem, sp, H5P_DEFAULT, v) < 0) {

@@ -16,6 +16,8 @@
  * Prints "timing: load=S compute=S iterations=N per_iteration=S" like the
  * Kiln apps' --timing, and with -o writes "vertex<TAB>rank" lines (%.17g)
  * for checking against kiln-pagerank. */
+#include "huge_alloc.h" /* first: it asks for madvise() */
+
 #include <dirent.h>
 #include <math.h>
 #include <stdint.h>
@@ -55,8 +57,8 @@ int main(int argc, char **argv)
         return 1;
     double t1 = gs_now();
     uint32_t n = g.n;
-    double *rank = malloc((n ? n : 1) * sizeof *rank);
-    double *contrib = malloc((n ? n : 1) * sizeof *contrib);
+    double *rank = huge_alloc((n ? n : 1) * sizeof *rank);
+    double *contrib = huge_alloc((n ? n : 1) * sizeof *contrib);
     if (!rank || !contrib) {
         fprintf(stderr, "pagerank-serial: out of memory\n");
         return 1;
