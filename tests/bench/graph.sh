@@ -66,7 +66,7 @@ if [[ ! $runs =~ ^[1-9][0-9]*$ || ! $iters =~ ^[1-9][0-9]*$ ||
     echo "usage: bash tests/bench/graph.sh [BUILD_DIR] [SCALE]" >&2
     exit 2
 fi
-stale=$(find "$src/runtime" "$src/api" "$src/apps" -name '*.[ch]' -newer "$pagerank"
+stale=$(find "$src/runtime" "$src/api" "$src/apps/graph" -name '*.[ch]' -newer "$pagerank"
         find "$src/tests/bench" -name 'pagerank_serial.c' -newer "$pr_serial"
         find "$src/tests/bench" \( -name 'cc_serial.c' -o -name 'graph_serial.h' \) \
             -newer "$cc_serial")

@@ -17,7 +17,8 @@
 #                     2.2 GB at SCALE 1)
 #
 # Data: kiln-datagen writes both inputs once as HDF5 (/X, /y) and they are
-# reused while newer than kiln-datagen. Every program reads the same file;
+# reused while newer than apps/ml/datagen.c (not the binary: it is relinked
+# with every change to the library). Every program reads the same file;
 # only the iterations are timed, never the reading: the apps log "N
 # iterations in T s, S s per iteration" (kiln-logreg: per iteration and
 # per pass over the data), the baselines print per_iteration=. k-means runs
@@ -63,7 +64,7 @@ if [[ ! $runs =~ ^[1-9][0-9]*$ || ! $iters =~ ^[1-9][0-9]*$ ||
     echo "usage: bash tests/bench/ml.sh [BUILD_DIR] [SCALE]" >&2
     exit 2
 fi
-stale=$(find "$src/runtime" "$src/api" "$src/apps" -name '*.[ch]' -newer "$kmeans"
+stale=$(find "$src/runtime" "$src/api" "$src/apps/ml" -name '*.[ch]' -newer "$kmeans"
         find "$src/tests/bench" -name '*_serial.c' -newer "$km_serial")
 if [[ -n $stale ]]; then
     echo "ml.sh: warning: sources changed since $build was built;" \
@@ -82,12 +83,12 @@ lr_rows=$(awk -v s="$scale" 'BEGIN { printf "%d", 2000000 * s }')
 mkdir -p "$dir"
 km_data=$dir/blobs-${km_rows}x16.h5
 lr_data=$dir/logistic-${lr_rows}x64.h5
-if [[ ! -s $km_data || $datagen -nt $km_data ]]; then
+if [[ ! -s $km_data || $src/apps/ml/datagen.c -nt $km_data ]]; then
     echo "generating $km_data ..."
     mpirun -np 2 "$datagen" blobs -n "$km_rows" -d 16 -k 32 --noise 1 --seed 1 \
         --format hdf5 --overwrite -o "$km_data" --kiln-quiet
 fi
-if [[ ! -s $lr_data || $datagen -nt $lr_data ]]; then
+if [[ ! -s $lr_data || $src/apps/ml/datagen.c -nt $lr_data ]]; then
     echo "generating $lr_data ..."
     mpirun -np 2 "$datagen" classification -n "$lr_rows" -d 64 --seed 2 \
         --format hdf5 --overwrite -o "$lr_data" --kiln-quiet
