@@ -63,80 +63,76 @@ static kiln_status grow(kiln__graph_map *m)
     return KILN_OK;
 }
 
-kiln_status kiln__graph_map_put(kiln__graph_map *m, uint64_t key, uint32_t value,
-                                uint32_t *found)
-{
-    size_t i = kiln__graph_map_home(m, key);
-    for (;; i = (i + 1) & m->mask) {
-        kiln__graph_slot *s = &m->slots[i];
-        if (s->value == KILN__GRAPH_NONE)
-            break;
-        if (s->key == key) {
-            *found = s->value;
-            return KILN_OK;
-        }
-    }
-    if (2 * (m->n + 1) > m->mask + 1) {
-        kiln_status st = grow(m);
-        if (st != KILN_OK)
-            return st;
-        i = kiln__graph_map_home(m, key);
-        while (m->slots[i].value != KILN__GRAPH_NONE)
-            i = (i + 1) & m->mask;
-    }
-    m->slots[i].key = key;
-    m->slots[i].value = value;
-    m->slots[i].pad = 0;
-    m->n++;
-    *found = value;
-    return KILN_OK;
-}
-
-kiln_status kiln__graph_map_count(kiln__graph_map *m, uint64_t key, bool second)
-{
-    size_t i = kiln__graph_map_home(m, key);
-    for (;; i = (i + 1) & m->mask) {
-        kiln__graph_slot *s = &m->slots[i];
-        if (s->value == KILN__GRAPH_NONE)
-            break;
-        if (s->key == key) {
-            if (s->value >= KILN__GRAPH_NONE - 1)
-                return KILN_ERROR(KILN_ERR_LIMIT, "graph: vertex %llu has 2^32 - 1 "
-                                  "edges on one rank", (unsigned long long)key);
-            s->value++;
-            s->pad += second;
-            return KILN_OK;
-        }
-    }
-    uint32_t found;
-    kiln_status st = kiln__graph_map_put(m, key, 1, &found);
-    if (st == KILN_OK && second)
-        kiln__graph_map_slot(m, key)->pad = 1;
-    return st;
-}
-
-kiln__graph_slot *kiln__graph_map_slot(kiln__graph_map *m, uint64_t key)
+/* The slot holding key, or the empty slot where it would go. */
+static kiln__graph_slot *probe(const kiln__graph_map *m, uint64_t key)
 {
     for (size_t i = kiln__graph_map_home(m, key);; i = (i + 1) & m->mask) {
         kiln__graph_slot *s = &m->slots[i];
-        if (s->value == KILN__GRAPH_NONE)
-            return NULL;
-        if (s->key == key)
+        if (s->value == KILN__GRAPH_NONE || s->key == key)
             return s;
     }
 }
 
+/* Put an absent key into *s, its empty slot from probe(), growing the map
+ * first when it is half full (*s then moves). */
+static kiln_status insert(kiln__graph_map *m, kiln__graph_slot **s, uint64_t key,
+                          uint32_t value)
+{
+    if (2 * (m->n + 1) > m->mask + 1) {
+        kiln_status st = grow(m);
+        if (st != KILN_OK)
+            return st;
+        *s = probe(m, key);
+    }
+    (*s)->key = key;
+    (*s)->value = value;
+    (*s)->pad = 0;
+    m->n++;
+    return KILN_OK;
+}
+
+kiln_status kiln__graph_map_put(kiln__graph_map *m, uint64_t key, uint32_t value,
+                                uint32_t *found)
+{
+    kiln__graph_slot *s = probe(m, key);
+    if (s->value != KILN__GRAPH_NONE) {
+        *found = s->value;
+        return KILN_OK;
+    }
+    kiln_status st = insert(m, &s, key, value);
+    if (st == KILN_OK)
+        *found = value;
+    return st;
+}
+
+kiln_status kiln__graph_map_count(kiln__graph_map *m, uint64_t key, bool second)
+{
+    kiln__graph_slot *s = probe(m, key);
+    if (s->value == KILN__GRAPH_NONE) {
+        kiln_status st = insert(m, &s, key, 1);
+        if (st == KILN_OK)
+            s->pad = second;
+        return st;
+    }
+    if (s->value >= KILN__GRAPH_NONE - 1)
+        return KILN_ERROR(KILN_ERR_LIMIT, "graph: vertex %llu has 2^32 - 1 edges on "
+                          "one rank", (unsigned long long)key);
+    s->value++;
+    s->pad += second;
+    return KILN_OK;
+}
+
+kiln__graph_slot *kiln__graph_map_slot(kiln__graph_map *m, uint64_t key)
+{
+    kiln__graph_slot *s = probe(m, key);
+    return s->value == KILN__GRAPH_NONE ? NULL : s;
+}
+
 void kiln__graph_map_set(kiln__graph_map *m, uint64_t key, uint32_t value)
 {
-    for (size_t i = kiln__graph_map_home(m, key);; i = (i + 1) & m->mask) {
-        kiln__graph_slot *s = &m->slots[i];
-        if (s->value == KILN__GRAPH_NONE)
-            return; /* absent: callers only set keys they put */
-        if (s->key == key) {
-            s->value = value;
-            return;
-        }
-    }
+    kiln__graph_slot *s = probe(m, key);
+    if (s->value != KILN__GRAPH_NONE) /* absent: callers only set keys they put */
+        s->value = value;
 }
 
 /* ---- radix sort ---- */
