@@ -39,37 +39,32 @@ static uint64_t record_id(const unsigned char *p)
     return v;
 }
 
-/* Visit every record of the input (the first pass, collecting vertex
- * sets): fn(arg, k, key, value), in chunks of CHUNK records, each chunk
- * announced to pre() first so that it can
- * prefetch the map slots fn() will touch: the maps of all partitions
+/* Walk the input, both passes over the records (collecting vertex sets,
+ * then filling rows): fn(arg, k, keys, values, m) gets up to CHUNK
+ * consecutive records of local partition k (8-byte keys, values of
+ * value_bytes), so that it can prefetch the map slots (and cursors) the
+ * chunk will touch before touching them: the maps of all partitions
  * together outgrow the cache, and without the prefetch every other-end
  * lookup waited for memory (a load took 3 times as long). */
-typedef kiln_status (*visit_fn)(void *arg, uint32_t k, uint64_t key,
-                                const unsigned char *value);
-typedef void (*prefetch_fn)(void *arg, uint32_t k, uint64_t key,
-                            const unsigned char *value);
+typedef kiln_status (*chunk_fn)(void *arg, uint32_t k, const unsigned char *keys,
+                                const unsigned char *values, size_t m);
 
 enum { CHUNK = 16 };
 
 static kiln_status visit(const kiln_graph *g, const kiln__graph_input *in,
-                         prefetch_fn pre, visit_fn fn, void *arg)
+                         chunk_fn fn, void *arg)
 {
     const size_t vb = in->value_bytes;
     for (uint32_t k = 0; k < g->nlp; k++) {
         const kiln__store *s = in->parts[k];
         for (size_t b = 0; s && b < s->nblocks; b++) {
             const kiln__block *blk = &s->blocks[b];
-            const unsigned char *keys = blk->key.data, *vals = blk->value.data;
             for (size_t i = 0; i < blk->n; i += CHUNK) {
                 size_t m = blk->n - i < CHUNK ? blk->n - i : CHUNK;
-                for (size_t j = i; j < i + m; j++)
-                    pre(arg, k, record_id(keys + 8 * j), vals + vb * j);
-                for (size_t j = i; j < i + m; j++) {
-                    kiln_status st = fn(arg, k, record_id(keys + 8 * j), vals + vb * j);
-                    if (st != KILN_OK)
-                        return st;
-                }
+                kiln_status st = fn(arg, k, blk->key.data + 8 * i,
+                                    blk->value.data + vb * i, m);
+                if (st != KILN_OK)
+                    return st;
             }
         }
     }
@@ -124,17 +119,9 @@ static kiln_status add_end(collect *c, uint64_t id)
     return KILN_OK;
 }
 
-static void collect_prefetch(void *arg, uint32_t k, uint64_t key,
-                             const unsigned char *value)
-{
-    collect *c = arg;
-    prefetch_ends(c->g, c->maps, &c->remote, k, key, record_id(value));
-}
-
-static kiln_status collect_record(void *arg, uint32_t k, uint64_t key,
+static kiln_status collect_record(collect *c, uint32_t k, uint64_t key,
                                   const unsigned char *value)
 {
-    collect *c = arg;
     /* The key's value counts its records (its degree here, the order of
      * the numbering below, and the length of its rows); the pad counts its
      * IN records when both directions come tagged. */
@@ -146,6 +133,22 @@ static kiln_status collect_record(void *arg, uint32_t k, uint64_t key,
     memcpy(&x[1], value, c->in->value_bytes < 24 ? c->in->value_bytes : 24);
     c->edge_sum[k] += kiln__hash_bytes(x, sizeof x);
     return st;
+}
+
+static kiln_status collect_chunk(void *arg, uint32_t k, const unsigned char *keys,
+                                 const unsigned char *values, size_t m)
+{
+    collect *c = arg;
+    const size_t vb = c->in->value_bytes;
+    for (size_t j = 0; j < m; j++)
+        prefetch_ends(c->g, c->maps, &c->remote, k, record_id(keys + 8 * j),
+                      record_id(values + vb * j));
+    for (size_t j = 0; j < m; j++) {
+        kiln_status st = collect_record(c, k, record_id(keys + 8 * j), values + vb * j);
+        if (st != KILN_OK)
+            return st;
+    }
+    return KILN_OK;
 }
 
 /* ---- 2. the exchange of requests and answers ---- */
@@ -199,49 +202,41 @@ typedef struct row_fill {
 } row_fill;
 
 /* Every record's other end into its vertex's row, at the row's cursor
- * (graph_rows.c says how the offsets double as cursors). Chunk by chunk:
- * the map slots of a chunk are prefetched, its ends looked up while the
- * cursors they will bump are prefetched, then its entries written. Rows
- * are all over memory; fetching each cursor only when writing made the
- * fill as slow as the separate translation and counting sort it replaced. */
-static void fill_rows(const row_fill *f)
+ * (graph_rows.c says how the offsets double as cursors). Per chunk: the
+ * map slots prefetched, the ends looked up while the cursors they will
+ * bump are prefetched, then the entries written. Rows are all over
+ * memory; fetching each cursor only when writing made the fill as slow as
+ * the separate translation and counting sort it replaced. */
+static kiln_status fill_chunk(void *arg, uint32_t k, const unsigned char *keys,
+                              const unsigned char *values, size_t m)
 {
+    const row_fill *f = arg;
     const kiln_graph *g = f->g;
     const kiln__graph_input *in = f->in;
     const size_t vb = in->value_bytes, tag_at = in->weighted ? 16 : 8;
     const uint32_t me = (uint32_t)g->rank, nranks = (uint32_t)g->nranks;
-    for (uint32_t k = 0; k < g->nlp; k++) {
-        const kiln__store *s = in->parts[k];
-        for (size_t b = 0; s && b < s->nblocks; b++) {
-            const kiln__block *blk = &s->blocks[b];
-            const unsigned char *keys = blk->key.data, *vals = blk->value.data;
-            for (size_t i = 0; i < blk->n; i += CHUNK) {
-                size_t m = blk->n - i < CHUNK ? blk->n - i : CHUNK;
-                uint32_t src[CHUNK], slot[CHUNK];
-                kiln__graph_csr *to[CHUNK];
-                for (size_t j = 0; j < m; j++)
-                    prefetch_ends(g, f->maps, f->remote, k, record_id(keys + 8 * (i + j)),
-                                  record_id(vals + vb * (i + j)));
-                for (size_t j = 0; j < m; j++) {
-                    const unsigned char *value = vals + vb * (i + j);
-                    uint64_t other = record_id(value);
-                    uint32_t p = kiln__graph_part_of(&g->pf, other);
-                    src[j] = kiln__graph_map_get(&f->maps[k], record_id(keys + 8 * (i + j)));
-                    slot[j] = p % nranks == me
-                                  ? kiln__graph_map_get(&f->maps[p / nranks], other)
-                                  : g->nlocal + kiln__graph_map_get(f->remote, other);
-                    to[j] = in->tagged && value[tag_at] ? f->second : f->first;
-                    __builtin_prefetch(&to[j]->off[src[j] + 1], 1);
-                }
-                for (size_t j = 0; j < m; j++) {
-                    uint64_t at = to[j]->off[src[j] + 1]++;
-                    to[j]->adj[at] = slot[j];
-                    if (to[j]->w)
-                        memcpy(&to[j]->w[at], vals + vb * (i + j) + 8, 8);
-                }
-            }
-        }
+    uint32_t src[CHUNK], slot[CHUNK];
+    kiln__graph_csr *to[CHUNK];
+    for (size_t j = 0; j < m; j++)
+        prefetch_ends(g, f->maps, f->remote, k, record_id(keys + 8 * j),
+                      record_id(values + vb * j));
+    for (size_t j = 0; j < m; j++) {
+        const unsigned char *value = values + vb * j;
+        uint64_t other = record_id(value);
+        uint32_t p = kiln__graph_part_of(&g->pf, other);
+        src[j] = kiln__graph_map_get(&f->maps[k], record_id(keys + 8 * j));
+        slot[j] = p % nranks == me ? kiln__graph_map_get(&f->maps[p / nranks], other)
+                                   : g->nlocal + kiln__graph_map_get(f->remote, other);
+        to[j] = in->tagged && value[tag_at] ? f->second : f->first;
+        __builtin_prefetch(&to[j]->off[src[j] + 1], 1);
     }
+    for (size_t j = 0; j < m; j++) {
+        uint64_t at = to[j]->off[src[j] + 1]++;
+        to[j]->adj[at] = slot[j];
+        if (to[j]->w)
+            memcpy(&to[j]->w[at], values + vb * j + 8, 8);
+    }
+    return KILN_OK;
 }
 
 static kiln_status exchange(kiln_graph *g, const void *send, const int *scount,
@@ -431,7 +426,7 @@ kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *i
     if (st == KILN_OK)
         st = plan_init(mem, nranks, &pl);
     if (st == KILN_OK)
-        st = visit(g, in, collect_prefetch, collect_record, &c);
+        st = visit(g, in, collect_chunk, &c);
 
     /* ---- 2: requests, grouped by owner ---- */
     if (st == KILN_OK) {
@@ -552,7 +547,7 @@ kiln_status kiln__graph_build_vertices(kiln_graph *g, const kiln__graph_input *i
     if (st == KILN_OK) {
         bool first_out = g->has_out || in->tagged;
         row_fill f = {g, c.maps, &c.remote, in, first_out ? &g->out : &g->in, &g->in};
-        fill_rows(&f);
+        st = visit(g, in, fill_chunk, &f);
     }
 
     /* ---- the digest: partition sums of edge hashes, in partition order ---- */
