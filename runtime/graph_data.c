@@ -21,6 +21,7 @@
 #include "runtime/graph.h"
 #include "runtime/hdf5_graph.h"
 #include "runtime/log.h"
+#include "runtime/schedule.h"
 
 kiln_status kiln__graph_held(kiln_context *ctx, const kiln_schema *schema,
                              kiln__resident *res, const char *what,
@@ -306,12 +307,7 @@ kiln_status kiln_graph_checkpoint(kiln_graph *g, const char *name,
                   "checkpointed after iteration %llu; exiting with %d (resubmit "
                   "with --kiln-resume)", name, (unsigned long long)iteration,
                   KILN_EXIT_RESUBMIT);
-        fflush(stdout);
-        fflush(stderr);
-        MPI_Barrier(ctx->comm);
-        if (ctx->owns_mpi)
-            MPI_Finalize();
-        exit(st == KILN_OK ? KILN_EXIT_RESUBMIT : 1);
+        kiln__schedule_leave_resubmit(ctx, st);
     }
     return kiln__api_end(ctx, st);
 }

@@ -248,6 +248,11 @@ _Noreturn void kiln__schedule_signal_exit(kiln_context *ctx)
     /* An output cut short never looks complete: remove what was written. */
     if (ctx->rank == 0 && ctx->unfinished[0])
         kiln__output_abort(ctx->unfinished);
+    kiln__schedule_leave_resubmit(ctx, st);
+}
+
+_Noreturn void kiln__schedule_leave_resubmit(kiln_context *ctx, kiln_status st)
+{
     fflush(stdout);
     fflush(stderr);
     MPI_Barrier(ctx->comm);

@@ -63,5 +63,10 @@ kiln_status kiln__schedule_load_checkpoints(kiln_context *ctx, kiln__node *targe
 /* A signal arrived on some rank (agreed): checkpoint live datasets, then
  * leave with KILN_EXIT_RESUBMIT on every rank. Never returns. */
 _Noreturn void kiln__schedule_signal_exit(kiln_context *ctx);
+/* Leave after a signal's checkpoint (st: how it went), together: output
+ * flushed, every rank at a barrier, MPI finalized when Kiln started it;
+ * exit status KILN_EXIT_RESUBMIT, or 1 when the checkpoint failed.
+ * Collective. Never returns. */
+_Noreturn void kiln__schedule_leave_resubmit(kiln_context *ctx, kiln_status st);
 
 #endif
