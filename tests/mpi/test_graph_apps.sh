@@ -27,7 +27,9 @@
 #                    options - a non-zero exit on every rank, no hang
 #       checkpoint   each app stopped after a few iterations with
 #                    --checkpoint-every, then resumed with --kiln-resume on
-#                    another rank count: the output of an uninterrupted run
+#                    another rank count: the output of an uninterrupted run;
+#                    pagerank stopped by SIGUSR1 (exit 75, checkpointed at
+#                    once) and resumed likewise
 set -u
 if [ $# -lt 7 ] || [ "$5" != -- ]; then
     echo "usage: test_graph_apps.sh MODE BINDIR REF WORKDIR -- MPIEXEC NPFLAG [PREFLAGS...]" >&2
@@ -379,6 +381,44 @@ checkpoint)
     resume sssp kiln-sssp 2 "--iterations 3 --checkpoint-every 1" 4 --source "$src" "$work/wrmat"
     resume tri kiln-triangles 2 "--iterations 2 --checkpoint-every 1" 4 --kiln-round-bytes=1K \
         --checkpoint-every 1 "$work/rmat"
+    # SIGUSR1 (Slurm's warning before a time limit) to every rank of a run
+    # with no end in sight: the state is checkpointed at the end of the
+    # iteration, every rank exits 75 (KILN_EXIT_RESUBMIT) without output,
+    # and a resumed run to that same iteration writes what an
+    # uninterrupted run of that many iterations writes.
+    ck=--kiln-checkpoint-dir=$work/ck-sig
+    run sig 2 kiln-pagerank --kiln-quiet=no -f -o "$work/sig.d" --iterations 1000000000 \
+        --tol 0 "$ck" "$work/rmat" &
+    sig_job=$!
+    _i=0
+    until grep -q "loaded in" "$work/sig.err.0" 2> /dev/null || [ $_i -ge 300 ]; do
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+    sleep 0.5 # into the iterations
+    # The apps only, not their sh wrappers (which the signal would kill).
+    for _p in $(pgrep -f "$work/sig.d"); do
+        [ "$(ps -o comm= -p "$_p")" = kiln-pagerank ] && kill -USR1 "$_p"
+    done
+    wait "$sig_job"
+    for _ef in "$work"/sig.rc.[0-9]*; do
+        [ "$(cat "$_ef")" = 75 ] || { fail "sig: $(basename "$_ef") is $(cat "$_ef"), expected 75"; show sig; }
+    done
+    [ ! -e "$work/sig.d" ] || fail "sig: the signalled run wrote its output"
+    its=$(sed -n 's/.*checkpointed after iteration \([0-9]*\);.*/\1/p' "$work/sig.err.0")
+    if [ -z "$its" ]; then
+        fail "sig: no checkpoint after the signal"
+        show sig
+    else
+        run sig-full 1 kiln-pagerank -f -o "$work/sig-full.d" --iterations "$its" --tol 0 \
+            "$work/rmat"
+        run sig-resume 4 kiln-pagerank --kiln-quiet=no -f -o "$work/sig-resume.d" \
+            --kiln-resume "$ck" --iterations "$its" --tol 0 "$work/rmat"
+        expect_ok sig-full && expect_ok sig-resume &&
+            grep -q "resuming after iteration $its" "$work/sig-resume.err.0" &&
+            same sig-full sig-resume "$work/sig-full.d" "$work/sig-resume.d" ||
+            { fail "sig: the resumed run is not the uninterrupted one"; show sig-resume; }
+    fi
     # A checkpoint of another graph is not used: the name carries a digest.
     run other 2 kiln-pagerank -f -o "$work/other.d" --kiln-resume --kiln-quiet=no \
         "--kiln-checkpoint-dir=$work/ck-pr" "$k4"
