@@ -56,7 +56,7 @@ bool kiln_graph_handle_local(const kiln_graph *g, uint64_t h, uint32_t *index)
     if ((uint32_t)h >= g->part_start[k + 1] - g->part_start[k])
         return false;
     if (index)
-        *index = g->members[g->part_start[k] + (uint32_t)h];
+        *index = kiln__graph_local_of(g, h);
     return true;
 }
 

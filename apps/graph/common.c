@@ -2,10 +2,10 @@
  * graph apps (see common.h). */
 #define _DEFAULT_SOURCE /* madvise */
 #include <stdarg.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common.h"
 
